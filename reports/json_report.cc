@@ -1,0 +1,397 @@
+#include "reports/json_report.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+namespace conform {
+
+namespace {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+double CleanDuration(double seconds) {
+  return std::isfinite(seconds) && seconds > 0 ? seconds : 0.0;
+}
+
+template <typename Json>
+Json BuildEnvironment(const Environment& env) {
+  Json environment = Json::object();
+  environment["kernel_release"] = ToValidUtf8(env.kernel_release);
+  environment["kernel_config_source"] = ToValidUtf8(env.kernel_config_source);
+  environment["sandbox"] = ToValidUtf8(env.sandbox);
+  environment["runner_version"] = ToValidUtf8(env.runner_version);
+  environment["hostname"] = ToValidUtf8(env.hostname);
+  environment["start_time"] = ToValidUtf8(env.start_time);
+  return environment;
+}
+
+template <typename Json>
+Json BuildCase(const CaseResult& c) {
+  Json entry = Json::object();
+  entry["id"] = ToValidUtf8(c.id);
+  entry["clause"] = ToValidUtf8(c.clause);
+  entry["status"] = StatusName(c.status);
+  if (c.status != Status::kPass) {
+    // The model promises a reason for every non-PASS case; a writer that forgot one still
+    // produces a valid file, with the status itself as the reason.
+    entry["reason"] = c.reason.empty()
+                          ? std::string("no reason recorded for ") + StatusName(c.status)
+                          : ToValidUtf8(c.reason);
+  }
+  entry["duration_s"] = CleanDuration(c.duration_s);
+  if (!c.log.empty()) entry["log"] = ToValidUtf8(c.log);
+  return entry;
+}
+
+// Builds the document with any nlohmann basic_json: json for ToJson, ordered_json for the text
+// (so that the file reads schema_version, environment, summary, cases in that order).
+template <typename Json>
+Json BuildJson(const RunResult& run) {
+  const Summary counts = CountSummary(run);
+  Json summary = Json::object();
+  summary["total"] = counts.total;
+  summary["passed"] = counts.passed;
+  summary["failed"] = counts.failed;
+  summary["skipped"] = counts.skipped;
+  summary["errors"] = counts.errors;
+  summary["timeouts"] = counts.timeouts;
+  summary["missed"] = counts.missed;
+  summary["duration_s"] = CleanDuration(counts.duration_s);
+
+  Json cases = Json::array();
+  for (const CaseResult& c : run.cases) cases.push_back(BuildCase<Json>(c));
+
+  Json doc = Json::object();
+  doc["schema_version"] = kResultsSchemaVersion;
+  doc["environment"] = BuildEnvironment<Json>(run.environment);
+  doc["summary"] = std::move(summary);
+  doc["cases"] = std::move(cases);
+  return doc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+[[noreturn]] void Reject(const std::string& message) { throw ReportError(message); }
+
+// A value quoted for an error message: JSON-escaped (so it stays on one line) and shortened.
+std::string Quote(const json& value) {
+  constexpr size_t kMax = 60;
+  std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
+  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+  return text;
+}
+
+std::string Join(const std::string& where, std::string_view key) {
+  return where.empty() ? std::string(key) : where + "." + std::string(key);
+}
+
+const json& Require(const json& object, std::string_view key, const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end()) Reject("missing field \"" + Join(where, key) + "\"");
+  return *it;
+}
+
+// "null", "a string", "an array", ...
+std::string TypeWithArticle(const json& value) {
+  const std::string type = value.type_name();
+  if (value.is_null()) return type;
+  return (type.front() == 'a' || type.front() == 'o' ? "an " : "a ") + type;
+}
+
+[[noreturn]] void RejectType(const json& value, const std::string& path, const char* expected) {
+  Reject("field \"" + path + "\" is " + TypeWithArticle(value) + ", expected " + expected);
+}
+
+std::string GetString(const json& object, std::string_view key, const std::string& where) {
+  const json& value = Require(object, key, where);
+  if (!value.is_string()) RejectType(value, Join(where, key), "a string");
+  return value.get<std::string>();
+}
+
+std::string GetOptionalString(const json& object, std::string_view key, const std::string& where) {
+  if (!object.contains(key)) return {};
+  return GetString(object, key, where);
+}
+
+int GetCount(const json& object, std::string_view key, const std::string& where) {
+  const json& value = Require(object, key, where);
+  if (!value.is_number_integer()) RejectType(value, Join(where, key), "an integer");
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int>::max());
+  const bool fits =
+      value.is_number_unsigned()
+          ? value.get<uint64_t>() <= kMax
+          : value.get<int64_t>() >= 0 && static_cast<uint64_t>(value.get<int64_t>()) <= kMax;
+  if (!fits) {
+    Reject("field \"" + Join(where, key) + "\" is " + Quote(value) +
+           ", expected a non-negative integer");
+  }
+  return static_cast<int>(value.get<int64_t>());
+}
+
+double GetDuration(const json& object, std::string_view key, const std::string& where) {
+  const json& value = Require(object, key, where);
+  if (!value.is_number()) RejectType(value, Join(where, key), "a number");
+  const double seconds = value.get<double>();
+  if (!(seconds >= 0)) {
+    Reject("field \"" + Join(where, key) + "\" is " + Quote(value) +
+           ", expected a non-negative number");
+  }
+  return seconds;
+}
+
+const json& RequireObject(const json& object, std::string_view key, const std::string& where) {
+  const json& value = Require(object, key, where);
+  if (!value.is_object()) RejectType(value, Join(where, key), "an object");
+  return value;
+}
+
+void CheckCount(const char* field, int stored, int counted, const char* status) {
+  if (stored != counted) {
+    Reject("summary." + std::string(field) + " is " + std::to_string(stored) + " but cases hold " +
+           std::to_string(counted) + " " + status);
+  }
+}
+
+CaseResult CaseFromJson(const json& value, size_t index) {
+  const std::string where = "cases[" + std::to_string(index) + "]";
+  if (!value.is_object()) RejectType(value, where, "an object");
+  CaseResult c;
+  c.id = GetString(value, "id", where);
+  c.clause = GetString(value, "clause", where);
+  const std::string status = GetString(value, "status", where);
+  const std::optional<Status> parsed = ParseStatus(status);
+  if (!parsed) {
+    Reject(where + " (" + Quote(c.id) + "): unknown status " + Quote(status) +
+           " (expected PASS, FAIL, SKIP, ERROR, TIMEOUT or MISS)");
+  }
+  c.status = *parsed;
+  c.reason = GetOptionalString(value, "reason", where);
+  if (c.status != Status::kPass && c.reason.empty()) {
+    Reject(where + " (" + Quote(c.id) + "): status " + status + " needs a non-empty \"reason\"");
+  }
+  c.duration_s = GetDuration(value, "duration_s", where);
+  c.log = GetOptionalString(value, "log", where);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+std::string ErrnoText(int err) {
+  const char* name = strerrorname_np(err);
+  return std::string(name != nullptr ? name : "errno " + std::to_string(err)) + " (" +
+         std::strerror(err) + ")";
+}
+
+// Parse errors of nlohmann read "[json.exception.parse_error.101] parse error at line 1, ...";
+// keep the part after the bracket, on one line.
+std::string ParseErrorText(const json::parse_error& e) {
+  std::string text = e.what();
+  if (!text.empty() && text.front() == '[') {
+    const size_t end = text.find("] ");
+    if (end != std::string::npos) text.erase(0, end + 2);
+  }
+  for (char& ch : text) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  return text;
+}
+
+[[noreturn]] void FailWrite(const std::filesystem::path& path, const std::string& step, int err) {
+  throw ReportError("cannot write " + path.string() + ": " + step + ": " + ErrnoText(err));
+}
+
+[[noreturn]] void FailRead(const std::filesystem::path& path, const std::string& reason) {
+  throw ReportError(path.string() + ": " + reason);
+}
+
+// Closes the descriptor and removes the temporary file unless disarmed.
+class TempFile {
+ public:
+  TempFile(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  const std::filesystem::path& path() const { return path_; }
+  // Closes the descriptor; returns close(2)'s result with errno.
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+  void Keep() { path_.clear(); }
+
+ private:
+  std::filesystem::path path_;
+  int fd_;
+};
+
+}  // namespace
+
+nlohmann::json ToJson(const RunResult& run) { return BuildJson<nlohmann::json>(run); }
+
+nlohmann::json EnvironmentToJson(const Environment& environment) {
+  return BuildEnvironment<nlohmann::json>(environment);
+}
+
+nlohmann::json CaseToJson(const CaseResult& result) { return BuildCase<nlohmann::json>(result); }
+
+std::string ToJsonText(const RunResult& run) {
+  return BuildJson<nlohmann::ordered_json>(run).dump(2, ' ', false,
+                                                     json::error_handler_t::replace) +
+         "\n";
+}
+
+RunResult RunResultFromJson(const nlohmann::json& doc) {
+  if (!doc.is_object()) {
+    Reject("top level is " + TypeWithArticle(doc) + ", expected an object");
+  }
+  RunResult run;
+  const json& version = Require(doc, "schema_version", "");
+  if (!version.is_number_integer()) RejectType(version, "schema_version", "an integer");
+  if (version.is_number_unsigned() ? version.get<uint64_t>() != kResultsSchemaVersion
+                                   : version.get<int64_t>() != kResultsSchemaVersion) {
+    Reject("unsupported schema_version " + Quote(version) + " (this reader understands " +
+           std::to_string(kResultsSchemaVersion) + ")");
+  }
+  run.schema_version = kResultsSchemaVersion;
+
+  const json& env = RequireObject(doc, "environment", "");
+  run.environment.kernel_release = GetString(env, "kernel_release", "environment");
+  run.environment.kernel_config_source = GetString(env, "kernel_config_source", "environment");
+  run.environment.sandbox = GetString(env, "sandbox", "environment");
+  run.environment.runner_version = GetString(env, "runner_version", "environment");
+  run.environment.hostname = GetString(env, "hostname", "environment");
+  run.environment.start_time = GetString(env, "start_time", "environment");
+
+  const json& summary = RequireObject(doc, "summary", "");
+  Summary& s = run.summary;
+  s.total = GetCount(summary, "total", "summary");
+  s.passed = GetCount(summary, "passed", "summary");
+  s.failed = GetCount(summary, "failed", "summary");
+  s.skipped = GetCount(summary, "skipped", "summary");
+  s.errors = GetCount(summary, "errors", "summary");
+  s.timeouts = GetCount(summary, "timeouts", "summary");
+  s.missed = GetCount(summary, "missed", "summary");
+  s.duration_s = GetDuration(summary, "duration_s", "summary");
+
+  const json& cases = Require(doc, "cases", "");
+  if (!cases.is_array()) RejectType(cases, "cases", "an array");
+  run.cases.reserve(cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) run.cases.push_back(CaseFromJson(cases[i], i));
+
+  const Summary counted = CountSummary(run);
+  CheckCount("total", s.total, counted.total, "cases");
+  CheckCount("passed", s.passed, counted.passed, "PASS");
+  CheckCount("failed", s.failed, counted.failed, "FAIL");
+  CheckCount("skipped", s.skipped, counted.skipped, "SKIP");
+  CheckCount("errors", s.errors, counted.errors, "ERROR");
+  CheckCount("timeouts", s.timeouts, counted.timeouts, "TIMEOUT");
+  CheckCount("missed", s.missed, counted.missed, "MISS");
+  return run;
+}
+
+void WriteFileAtomically(const std::filesystem::path& path, const std::string& content) {
+  auto fail = [&path](const std::string& step, int err) { FailWrite(path, step, err); };
+  if (!path.has_filename()) fail("not a file name", EINVAL);
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+
+  // A name no other writer (thread or process) uses; O_EXCL catches the rest.
+  static std::atomic<unsigned> sequence{0};
+  int fd = -1;
+  std::filesystem::path temp_path;
+  for (int attempt = 0;; ++attempt) {
+    temp_path = folder / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) +
+                          "." + std::to_string(sequence.fetch_add(1)));
+    fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) break;
+    if (errno != EEXIST || attempt >= 100) {
+      fail("creating temporary file " + temp_path.filename().string(), errno);
+    }
+  }
+  TempFile temp(temp_path, fd);
+
+  const char* data = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(temp.fd(), data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("writing " + temp.path().filename().string(), errno);
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(temp.fd()) != 0) fail("fsync of " + temp.path().filename().string(), errno);
+  if (temp.Close() != 0) fail("closing " + temp.path().filename().string(), errno);
+  if (::rename(temp.path().c_str(), path.c_str()) != 0) {
+    fail("renaming " + temp.path().filename().string() + " over it", errno);
+  }
+  temp.Keep();
+
+  // Make the rename itself durable. The new file is complete and in place whatever happens
+  // here, so a failure is not reported.
+  const int dir_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+void WriteResultsFile(const std::filesystem::path& path, const RunResult& run) {
+  WriteFileAtomically(path, ToJsonText(run));
+}
+
+RunResult ReadResultsFile(const std::filesystem::path& path) {
+  auto fail = [&path](const std::string& reason) { FailRead(path, reason); };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open: " + ErrnoText(errno));
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail("cannot read: " + ErrnoText(err));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty file, expected JSON");
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    const bool at_end =
+        e.byte >= text.size() || text.find_first_not_of(" \t\r\n", e.byte) == std::string::npos;
+    fail(std::string(at_end ? "truncated JSON: " : "invalid JSON: ") + ParseErrorText(e));
+  }
+  try {
+    return RunResultFromJson(doc);
+  } catch (const ReportError& e) {
+    FailRead(path, e.what());
+  }
+}
+
+}  // namespace conform

@@ -1,0 +1,63 @@
+// results.json: the serialized result model (schema: reports/results.schema.json), and the
+// atomic file writing every report goes through.
+//
+// Layout (schema_version 1):
+//   {"schema_version": 1,
+//    "environment": {"kernel_release", "kernel_config_source", "sandbox", "runner_version",
+//                    "hostname", "start_time"},
+//    "summary": {"total", "passed", "failed", "skipped", "errors", "timeouts", "missed",
+//                "duration_s"},
+//    "cases": [{"id", "clause", "status", "reason", "duration_s", "log"}]}
+// "reason" is written for every status but PASS, "log" only when non-empty.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "reports/result_model.h"
+
+namespace conform {
+
+// A report that cannot be read, parsed or written. what() is one line naming the problem (and
+// the file, for the file functions).
+class ReportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The results.json document for `run`. The summary counts are recomputed from run.cases
+// (summary.duration_s is kept), schema_version is always kResultsSchemaVersion, strings are made
+// valid UTF-8 (see ToValidUtf8) and negative or non-finite durations are written as 0, so the
+// result always dumps. A non-PASS case with an empty reason gets "no reason recorded for
+// <STATUS>". (Schema checks on the values themselves, such as the id pattern or start_time being
+// RFC 3339, stay the caller's business.)
+nlohmann::json ToJson(const RunResult& run);
+// The pieces of ToJson, as the journal writes them one line at a time.
+nlohmann::json EnvironmentToJson(const Environment& environment);
+nlohmann::json CaseToJson(const CaseResult& result);
+
+// ToJson(run) as text: keys in layout order (not alphabetical), 2-space indent, final newline.
+std::string ToJsonText(const RunResult& run);
+
+// Inverse of ToJson. Throws ReportError on a schema_version other than kResultsSchemaVersion, a
+// missing or ill-typed field, a negative count or duration, an unknown status, a non-PASS case
+// without a reason, or summary counts that disagree with the cases. Unknown keys are ignored
+// (later writers may add fields without bumping the version).
+RunResult RunResultFromJson(const nlohmann::json& json);
+
+// Replaces `path` with `content` so that readers see the old file or the whole new one, never a
+// part: writes a temporary file in the same folder (created 0666 & ~umask, close-on-exec), fsyncs
+// it, renames it over `path`, then fsyncs the folder (best effort). On failure the temporary
+// file is removed, `path` is left as it was, and ReportError names the path, the step and errno.
+void WriteFileAtomically(const std::filesystem::path& path, const std::string& content);
+
+// WriteFileAtomically(path, ToJsonText(run)).
+void WriteResultsFile(const std::filesystem::path& path, const RunResult& run);
+
+// Reads and parses a results.json. Throws ReportError "<path>: <reason>" for an unreadable or
+// empty file, truncated or otherwise invalid JSON, or anything RunResultFromJson rejects.
+RunResult ReadResultsFile(const std::filesystem::path& path);
+
+}  // namespace conform

@@ -1,0 +1,64 @@
+// The in-memory result of one run: the single source every report format is derived from.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace conform {
+
+// Bumped whenever a field changes meaning or disappears; readers refuse other versions.
+inline constexpr int kResultsSchemaVersion = 1;
+
+enum class Status { kPass, kFail, kSkip, kError, kTimeout, kMiss };
+
+// "PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS".
+const char* StatusName(Status status);
+// Inverse of StatusName; nullopt for anything else.
+std::optional<Status> ParseStatus(const std::string& name);
+
+struct CaseResult {
+  std::string id;      // "Suite.Case"
+  std::string clause;  // clause id, e.g. "netns7.veth.destroyed-with-ns"
+  Status status = Status::kMiss;
+  std::string reason;  // empty only for PASS
+  double duration_s = 0;
+  std::string log;  // path of the case's captured output, relative to the output folder
+};
+
+struct Environment {
+  std::string kernel_release;
+  std::string kernel_config_source;  // "/proc/config.gz", "/boot/config-…" or "unknown"
+  std::string sandbox;               // "inplace", "vm", ...
+  std::string runner_version;
+  std::string hostname;
+  std::string start_time;  // RFC 3339 UTC
+};
+
+struct Summary {
+  int total = 0, passed = 0, failed = 0, skipped = 0, errors = 0, timeouts = 0, missed = 0;
+  double duration_s = 0;
+};
+
+struct RunResult {
+  int schema_version = kResultsSchemaVersion;
+  Environment environment;
+  Summary summary;
+  std::vector<CaseResult> cases;
+};
+
+// Recomputes summary counts from cases (duration_s is left as it is).
+void RecountSummary(RunResult& run);
+// run.summary with its counts recomputed from run.cases (duration_s copied); what the report
+// writers emit, so every format agrees with the cases whatever run.summary holds.
+Summary CountSummary(const RunResult& run);
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence (stray continuation
+// bytes, truncated or overlong sequences, surrogates, code points above U+10FFFF) replaced by
+// U+FFFD. Report writers pass every string through this: case output is arbitrary bytes, and
+// neither JSON nor XML can carry invalid UTF-8.
+std::string ToValidUtf8(std::string_view text);
+
+}  // namespace conform

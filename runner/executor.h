@@ -1,0 +1,41 @@
+// Starts each planned case as its own process inside a fresh sandbox, up to `jobs` at a time,
+// enforces the per-case timeout on the whole process group, and turns every ending (result
+// line, crash, timeout, interruption) into one CaseResult.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reports/result_model.h"
+#include "runner/plan.h"
+
+namespace conform {
+
+struct ExecutorOptions {
+  std::filesystem::path runner_binary;  // started as `runner sandbox-exec -- suite ...`
+  std::filesystem::path suite_binary;
+  std::filesystem::path out_dir;        // logs/ and .work/ are made below it
+  int jobs = 1;
+  std::chrono::milliseconds case_timeout{60000};
+  std::map<std::string, std::string> extra_env;  // handed to every case
+};
+
+// Called once per finished case, in completion order.
+using ResultSink = std::function<void(const CaseResult&)>;
+
+struct ExecutionOutcome {
+  std::vector<CaseResult> results;  // in plan order
+  bool interrupted = false;         // SIGINT/SIGTERM/SIGHUP arrived
+  std::string interrupt_signal;
+};
+
+// Runs the plan. SIGINT, SIGTERM and SIGHUP stop it early: running cases are killed and they and
+// the cases never started become MISS.
+ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const ExecutorOptions& options,
+                              const ResultSink& on_result);
+
+}  // namespace conform

@@ -1,0 +1,87 @@
+// netns-conform: runs the network-namespace conformance suite and writes its reports.
+// Exit status: 0 nothing failed, 1 a case failed/errored/timed out, 2 usage or infrastructure.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "reports/json_report.h"
+#include "runner/plan.h"
+#include "runner/run_command.h"
+#include "runner/sandbox.h"
+
+namespace {
+
+constexpr int kUsageExit = 2;
+
+int Fail(const std::string& reason) {
+  std::fprintf(stderr, "netns-conform: %s\n", reason.c_str());
+  return kUsageExit;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"netns-conform: Linux network namespace conformance suite", "netns-conform"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", NETNS_CONFORM_VERSION);
+
+  std::vector<std::string> filters;
+  std::string suite_binary;
+
+  auto* list = app.add_subcommand("list", "print every case with its clause id");
+  bool list_json = false;
+  list->add_option("--filter", filters, "only cases whose Suite.Case id matches this glob");
+  list->add_flag("--json", list_json, "print JSON with each case's skip reason on this machine");
+  list->add_option("--suite-binary", suite_binary, "the suite binary (default: beside the runner)");
+
+  conform::RunOptions run_options;
+  auto* run = app.add_subcommand("run", "run the cases, each in its own sandbox, and write reports");
+  run->add_option("--filter", run_options.filters, "only cases whose Suite.Case id matches this glob (repeatable)");
+  run->add_option("-j,--jobs", run_options.jobs, "cases run in parallel (default: CPU count)")
+      ->check(CLI::Range(1, 256));
+  run->add_option("--timeout", run_options.timeout_s, "per-case wall-clock limit in seconds")
+      ->check(CLI::PositiveNumber);
+  std::string out_dir = run_options.out_dir.string();
+  run->add_option("--out", out_dir, "output folder for results.json, junit.xml, logs/")
+      ->capture_default_str();
+  std::string spare_nic;
+  run->add_option("--spare-nic", spare_nic,
+                  "a physical NIC that is DOWN with no addresses, lent to the device-refund cases");
+  run->add_option("--suite-binary", run_options.suite_binary, "the suite binary");
+
+  // Internal: how the runner starts a case inside its sandbox.
+  std::vector<std::string> sandbox_argv;
+  auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
+  sandbox->add_option("command", sandbox_argv)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Fail(std::string(e.what()) + " (see --help)");
+  }
+
+  try {
+    if (*sandbox) conform::SandboxExec(sandbox_argv);
+    if (*list) return conform::ListCommand(filters, suite_binary, list_json);
+    run_options.out_dir = out_dir;
+    if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
+    return conform::RunCommand(run_options);
+  } catch (const conform::UsageError& e) {
+    return Fail(e.what());
+  } catch (const conform::InfrastructureError& e) {
+    return Fail(e.what());
+  } catch (const conform::ReportError& e) {
+    return Fail(e.what());
+  } catch (const std::exception& e) {
+    return Fail(std::string("internal error: ") + e.what());
+  }
+}

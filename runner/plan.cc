@@ -1,0 +1,74 @@
+#include "runner/plan.h"
+
+#include <fnmatch.h>
+
+#include <boost/process.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fixtures/requirements.h"
+
+namespace bp = boost::process;
+
+namespace conform {
+namespace {
+
+Requirements RequirementsFromJson(const nlohmann::json& j) {
+  Requirements needs;
+  needs.root = j.value("root", true);
+  needs.net_ns = j.value("net_ns", true);
+  needs.kconfigs = j.value("kconfigs", std::vector<std::string>{});
+  needs.refundable_device = j.value("refundable_device", false);
+  return needs;
+}
+
+}  // namespace
+
+std::filesystem::path DefaultSuiteBinary() {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path() / "netns-conform-suite";
+}
+
+std::vector<PlannedCase> ListSuiteCases(const std::filesystem::path& suite_binary) {
+  if (!std::filesystem::exists(suite_binary))
+    throw InfrastructureError("suite binary not found: " + suite_binary.string());
+  bp::ipstream out;
+  bp::child lister(suite_binary.string(), "--netns_conform_list", bp::std_out > out,
+                   bp::std_err > bp::null);
+  std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+  lister.wait();
+  if (lister.exit_code() != 0)
+    throw InfrastructureError(suite_binary.string() + " --netns_conform_list exited with " +
+                              std::to_string(lister.exit_code()));
+  std::vector<PlannedCase> cases;
+  try {
+    for (const auto& entry : nlohmann::json::parse(text)) {
+      PlannedCase planned{entry.at("id"), entry.at("clause"), std::nullopt};
+      planned.skip_reason = UnmetRequirement(RequirementsFromJson(entry.at("requires")));
+      cases.push_back(std::move(planned));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InfrastructureError("cannot read the case list of " + suite_binary.string() + ": " +
+                              e.what());
+  }
+  return cases;
+}
+
+std::vector<PlannedCase> FilterCases(const std::vector<PlannedCase>& cases,
+                                     const std::vector<std::string>& globs) {
+  if (globs.empty()) return cases;
+  std::vector<bool> used(globs.size(), false);
+  std::vector<PlannedCase> kept;
+  for (const auto& planned : cases) {
+    bool match = false;
+    for (size_t i = 0; i < globs.size(); ++i) {
+      if (fnmatch(globs[i].c_str(), planned.id.c_str(), 0) == 0) match = used[i] = true;
+    }
+    if (match) kept.push_back(planned);
+  }
+  for (size_t i = 0; i < globs.size(); ++i) {
+    if (!used[i])
+      throw UsageError("--filter '" + globs[i] + "' matches no case (see `netns-conform list`)");
+  }
+  return kept;
+}
+
+}  // namespace conform

@@ -1,0 +1,137 @@
+#include "runner/run_command.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "fixtures/probe.h"
+#include "fixtures/refund_device.h"
+#include "reports/json_report.h"
+#include "reports/junit_report.h"
+#include "runner/executor.h"
+#include "runner/journal.h"
+#include "runner/plan.h"
+#include "runner/progress.h"
+#include "runner/spare_nic.h"
+
+namespace conform {
+namespace {
+
+std::string Rfc3339Now() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+Environment InPlaceEnvironment() {
+  return Environment{KernelRelease(), RunningKernelConfig().source, "inplace",
+                     NETNS_CONFORM_VERSION, Hostname(), Rfc3339Now()};
+}
+
+std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given) {
+  return given.empty() ? DefaultSuiteBinary() : given;
+}
+
+// Makes the output folder and proves it writable before any case starts; clears the reports of
+// an earlier run so that a run killed midway never leaves a stale results.json looking current.
+void PrepareOutDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UsageError("cannot create output folder " + dir.string() + ": " + ec.message());
+  const auto probe = dir / ".write-test";
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw UsageError("output folder " + dir.string() + " is not writable: " + std::strerror(errno));
+  close(fd);
+  std::filesystem::remove(probe);
+  for (const char* stale : {"results.json", "junit.xml", "journal.jsonl"})
+    std::filesystem::remove(dir / stale, ec);
+  std::filesystem::remove_all(dir / "logs", ec);
+}
+
+}  // namespace
+
+int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,
+                bool json) {
+  auto cases = FilterCases(ListSuiteCases(SuiteBinaryOrDefault(suite_binary)), filters);
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& c : cases) {
+      list.push_back({{"id", c.id}, {"clause", c.clause}});
+      if (c.skip_reason) list.back()["skip_reason"] = *c.skip_reason;
+    }
+    std::cout << list.dump(1) << "\n";
+    return 0;
+  }
+  for (const auto& c : cases) std::cout << c.id << "  " << c.clause << "\n";
+  return 0;
+}
+
+int RunCommand(const RunOptions& options) {
+  if (geteuid() != 0)
+    throw UsageError("must run as root: every case creates namespaces (euid is " +
+                     std::to_string(geteuid()) + ")");
+  if (options.timeout_s <= 0) throw UsageError("--timeout must be a positive number of seconds");
+  const auto suite_binary = SuiteBinaryOrDefault(options.suite_binary);
+
+  ExecutorOptions exec;
+  exec.runner_binary = std::filesystem::read_symlink("/proc/self/exe");
+  exec.suite_binary = suite_binary;
+  exec.out_dir = std::filesystem::absolute(options.out_dir);
+  exec.jobs = options.jobs > 0 ? options.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  exec.case_timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
+
+  // The device-refund cases must watch the initial netns from inside their sandbox; they get an
+  // fd to it only when the user named a spare NIC.
+  if (options.spare_nic) {
+    ValidateSpareNic(*options.spare_nic);
+    int init_fd = open("/proc/self/ns/net", O_RDONLY);  // inherited by the cases on purpose
+    if (init_fd < 0) throw InfrastructureError("open /proc/self/ns/net: " + std::string(std::strerror(errno)));
+    exec.extra_env[kSpareNicEnv] = *options.spare_nic;
+    exec.extra_env[kInitNetnsFdEnv] = std::to_string(init_fd);
+    setenv(kSpareNicEnv, options.spare_nic->c_str(), 1);
+    setenv(kInitNetnsFdEnv, std::to_string(init_fd).c_str(), 1);
+  }
+
+  auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  PrepareOutDir(exec.out_dir);
+
+  RunResult run;
+  run.environment = InPlaceEnvironment();
+  Journal journal(exec.out_dir / "journal.jsonl", run.environment);
+  Progress progress(stderr, plan.size());
+  const auto start = std::chrono::steady_clock::now();
+  auto outcome = ExecuteCases(plan, exec, [&](const CaseResult& result) {
+    journal.Append(result);
+    progress.CaseDone(result);
+  });
+  run.cases = std::move(outcome.results);
+  RecountSummary(run);
+  run.summary.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  WriteResultsFile(exec.out_dir / "results.json", run);
+  WriteFileAtomically(exec.out_dir / "junit.xml", ToJUnitXml(run));
+  progress.Finish(run.summary);
+  std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml\n", exec.out_dir.c_str(),
+               exec.out_dir.c_str());
+  if (outcome.interrupted) std::fprintf(stderr, "interrupted by %s\n", outcome.interrupt_signal.c_str());
+  const auto& s = run.summary;
+  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+}
+
+}  // namespace conform

@@ -1,0 +1,28 @@
+// `netns-conform run`: plan, execute, journal, report.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace conform {
+
+struct RunOptions {
+  std::vector<std::string> filters;
+  int jobs = 0;  // 0: one per online CPU
+  double timeout_s = 60;
+  std::filesystem::path out_dir = "netns-conform-results";
+  std::optional<std::string> spare_nic;
+  std::filesystem::path suite_binary;  // empty: the one beside the runner
+};
+
+// Returns the process exit status: 0 nothing failed, 1 a case failed/errored/timed out/missed.
+// Throws UsageError / InfrastructureError (exit status 2) before anything is written.
+int RunCommand(const RunOptions& options);
+
+// `netns-conform list`
+int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,
+                bool json);
+
+}  // namespace conform

@@ -1,0 +1,85 @@
+#include "runner/sandbox.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "fixtures/sandbox_mounts.h"
+
+namespace conform {
+namespace {
+
+[[noreturn]] void Fail(const char* step) {
+  std::fprintf(stderr, "netns-conform sandbox: %s: %s\n", step, std::strerror(errno));
+  _exit(kSandboxSetupFailed);
+}
+
+void Check(int rc, const char* step) {
+  if (rc != 0) Fail(step);
+}
+
+// Runs as PID 1 of the case's PID namespace.
+[[noreturn]] void CaseInit(const std::vector<std::string>& argv, bool own_netns) {
+  // The runner's SIGKILL reaches the sandbox-exec process; this makes it reach us too, and the
+  // death of a PID namespace's init kills everything else inside it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A /proc of this PID namespace (so that getpid() and /proc/<pid> agree), a sysfs tagged with
+  // the case's netns (so /sys/class/net shows the case's devices, not the host's), private /tmp
+  // and /run/netns.
+  if (auto error = MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/own_netns); !error.empty()) {
+    std::fprintf(stderr, "netns-conform sandbox: %s\n", error.c_str());
+    _exit(kSandboxSetupFailed);
+  }
+
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", args[0], std::strerror(errno));
+  _exit(127);
+}
+
+}  // namespace
+
+void SandboxExec(const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    std::fprintf(stderr, "netns-conform sandbox: no command\n");
+    _exit(kSandboxSetupFailed);
+  }
+  // The runner itself is killed with SIGKILL in the worst case: take the sandbox down with it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  bool own_netns = true;
+  if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0) {
+    // A kernel built without CONFIG_NET_NS rejects CLONE_NEWNET with EINVAL. Its cases cannot
+    // reach a netns anyway; they still get private mount and PID namespaces.
+    if (errno != EINVAL || access("/proc/self/ns/net", F_OK) == 0) Fail("unshare");
+    Check(unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare(CLONE_NEWNS|CLONE_NEWPID)");
+    own_netns = false;
+  }
+  const pid_t init = fork();
+  if (init < 0) Fail("fork");
+  if (init == 0) CaseInit(argv, own_netns);
+
+  int status = 0;
+  while (waitpid(init, &status, 0) < 0) {
+    if (errno != EINTR) Fail("waitpid");
+  }
+  if (WIFSIGNALED(status)) {
+    // Die the same way, so the runner sees the case's real signal.
+    const int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    prctl(PR_SET_DUMPABLE, 0);  // no core file from the re-raise
+    kill(getpid(), sig);
+    _exit(128 + sig);
+  }
+  _exit(WEXITSTATUS(status));
+}
+
+}  // namespace conform

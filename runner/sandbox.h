@@ -1,0 +1,21 @@
+// The in-place sandbox a case runs in: fresh mount, network and PID namespaces, private mount
+// propagation, a fresh /proc and /sys, and a private tmpfs for /run/netns. Everything a case
+// creates lives in these namespaces, so the kernel frees it when the case's processes die,
+// however they die.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace conform {
+
+// Exit status of `sandbox-exec` when the sandbox itself could not be set up; a message naming
+// the failing step is on stderr.
+inline constexpr int kSandboxSetupFailed = 125;
+
+// Runs argv inside a new sandbox and returns only on setup failure (then the caller exits with
+// kSandboxSetupFailed). On success this process waits for the case and exits with its status,
+// re-raising the signal that killed it.
+[[noreturn]] void SandboxExec(const std::vector<std::string>& argv);
+
+}  // namespace conform
