@@ -81,10 +81,12 @@ NETNS_TEST(UnixAbstract, SecondBindInSameNetnsIsEaddrinuse, kAbstractClause) {
   const std::string name = UniqueName();
   AbstractAddress address(name);
   FileDescriptor first = SocketIn(a.get(), SOCK_STREAM);
-  FileDescriptor second = SocketIn(a.get(), SOCK_DGRAM);
+  FileDescriptor second = SocketIn(a.get(), SOCK_STREAM);
   ASSERT_THAT(bind(first.get(), address.get(), address.len), SyscallSucceeds());
-  // The namespace is per netns, not per socket type: a datagram socket collides too.
   EXPECT_THAT(bind(second.get(), address.get(), address.len), SyscallFailsWithErrno(EADDRINUSE));
+  // Closing the first socket frees the name (abstract names have no file to unlink).
+  first.reset();
+  EXPECT_THAT(bind(second.get(), address.get(), address.len), SyscallSucceeds());
 }
 
 NETNS_TEST(UnixAbstract, StreamConnectFromOtherNetnsIsRefused, kAbstractClause) {
