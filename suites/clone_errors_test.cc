@@ -53,7 +53,8 @@ void TryAllThree(ChildChannel& ch, unsigned long flags) {
 }
 
 NETNS_TEST(CloneErrors, NewnetAsUnprivilegedUserIsEperm, kEpermClause) {
-  auto child = RunInChild({.uid = kNobodyUid}, [](ChildChannel& ch) { TryAllThree(ch, CLONE_NEWNET); });
+  auto child =
+      RunInChild({.uid = kNobodyUid}, [](ChildChannel& ch) { TryAllThree(ch, CLONE_NEWNET); });
   ASSERT_TRUE(child.Ok()) << child.Describe();
   EXPECT_THAT(child.Call("unshare"), SyscallFailsWithErrno(EPERM));
   EXPECT_THAT(child.Call("clone"), SyscallFailsWithErrno(EPERM));
@@ -76,7 +77,8 @@ NETNS_TEST(CloneErrors, NewnetAsRootWithoutCapabilitiesIsEperm, kEpermClause) {
 // Control for the EPERM cases: with CAP_SYS_ADMIN the same calls succeed.
 NETNS_TEST(CloneErrors, NewnetWithCapSysAdminSucceeds, "clone2.newnet.creates-new-netns") {
   auto child = RunInChild({}, [](ChildChannel& ch) {
-    struct stat before {}, after {};
+    struct stat before {
+    }, after{};
     stat("/proc/thread-self/ns/net", &before);
     TryAllThree(ch, CLONE_NEWNET);
     stat("/proc/thread-self/ns/net", &after);
@@ -93,7 +95,8 @@ NETNS_TEST(CloneErrors, NewnetWithCapSysAdminSucceeds, "clone2.newnet.creates-ne
 // unprivileged caller is root.
 NETNS_TEST(CloneErrors, NewuserPlusNewnetSucceedsUnprivileged, "sem.B5.1.newuser-grants-newnet") {
   auto child = RunInChild({.uid = kNobodyUid}, [](ChildChannel& ch) {
-    struct stat before {}, after {};
+    struct stat before {
+    }, after{};
     stat("/proc/thread-self/ns/net", &before);
     ch.Record("clone3", Clone3AndReap(CLONE_NEWUSER | CLONE_NEWNET));
     ch.Record("unshare", unshare(CLONE_NEWUSER | CLONE_NEWNET));
@@ -139,9 +142,8 @@ NETNS_TEST(SetnsErrors, NonNamespaceFdIsEinval, kSetnsClause) {
 }
 
 NETNS_TEST(SetnsErrors, BadFdIsEbadf, kSetnsClause) {
-  RunInNetns(OpenCurrentNetns().get(), [&] {
-    EXPECT_THAT(setns(-1, CLONE_NEWNET), SyscallFailsWithErrno(EBADF));
-  });
+  RunInNetns(OpenCurrentNetns().get(),
+             [&] { EXPECT_THAT(setns(-1, CLONE_NEWNET), SyscallFailsWithErrno(EBADF)); });
 }
 
 NETNS_TEST(SetnsErrors, UnprivilegedIsEperm, kSetnsClause) {

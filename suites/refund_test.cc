@@ -124,7 +124,9 @@ NETNS_TEST(Refund, RenamedDevNWhenNameTakenInInitialNetns, "sem.B1.2.refund-rena
 
   const std::regex dev_n("dev[0-9]+");
   auto back = watcher.WaitLink(
-      [&](const LinkEvent& e) { return e.type == RTM_NEWLINK && std::regex_match(e.link.name, dev_n); },
+      [&](const LinkEvent& e) {
+        return e.type == RTM_NEWLINK && std::regex_match(e.link.name, dev_n);
+      },
       kTeardownDeadline);
   ASSERT_TRUE(back.has_value()) << "no devN device appeared in the initial netns";
   // Its old ifindex was free in the initial netns, so it is kept (B1.2): this is our device.

@@ -99,7 +99,8 @@ NETNS_TEST(UnixAbstract, StreamConnectFromOtherNetnsIsRefused, kAbstractClause) 
   EXPECT_THAT(connect(same.get(), address.get(), address.len), SyscallSucceeds())
       << "control: a client in the listener's own netns must connect";
   FileDescriptor other = SocketIn(b.get(), SOCK_STREAM);
-  EXPECT_THAT(connect(other.get(), address.get(), address.len), SyscallFailsWithErrno(ECONNREFUSED));
+  EXPECT_THAT(connect(other.get(), address.get(), address.len),
+              SyscallFailsWithErrno(ECONNREFUSED));
 }
 
 NETNS_TEST(UnixAbstract, DgramSendtoFromOtherNetnsIsRefused, kAbstractClause) {
@@ -110,7 +111,8 @@ NETNS_TEST(UnixAbstract, DgramSendtoFromOtherNetnsIsRefused, kAbstractClause) {
   ASSERT_THAT(bind(receiver.get(), address.get(), address.len), SyscallSucceeds());
 
   FileDescriptor same = SocketIn(a.get(), SOCK_DGRAM);
-  EXPECT_THAT(sendto(same.get(), "x", 1, 0, address.get(), address.len), SyscallSucceedsWithValue(1));
+  EXPECT_THAT(sendto(same.get(), "x", 1, 0, address.get(), address.len),
+              SyscallSucceedsWithValue(1));
   char byte = 0;
   EXPECT_THAT(recv(receiver.get(), &byte, 1, MSG_DONTWAIT), SyscallSucceedsWithValue(1));
   FileDescriptor other = SocketIn(b.get(), SOCK_DGRAM);
@@ -135,7 +137,8 @@ NETNS_TEST(UnixAbstract, SocketNetnsDecidesNotCallingThread, kAbstractClause) {
     from_a_thread = connect(made_in_b.get(), address.get(), address.len);
     errno_a_thread = errno;
   });
-  RunInNetns(b.get(), [&] { from_b_thread = connect(made_in_a.get(), address.get(), address.len); });
+  RunInNetns(b.get(),
+             [&] { from_b_thread = connect(made_in_a.get(), address.get(), address.len); });
   EXPECT_THAT((SyscallResult{from_a_thread, errno_a_thread}), SyscallFailsWithErrno(ECONNREFUSED))
       << "a socket made in B, used by a thread in A, still looks in B";
   EXPECT_THAT((SyscallResult{from_b_thread, 0}), SyscallSucceeds())
