@@ -8,16 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
-
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
-#include <nlohmann/json.hpp>
 
 #include "fixtures/error.h"
 #include "fixtures/fd.h"
@@ -100,11 +100,15 @@ CaseResult Conclude(const PlannedCase& planned, RunningCase& run, const Executor
   result.log = std::filesystem::relative(run.log_file, options.out_dir).string();
 
   const int native = run.process->native_exit_code();
-  const auto tail = [&] { return "\n--- last lines of " + result.log + " ---\n" + LogTail(run.log_file, 15); };
+  const auto tail = [&] {
+    return "\n--- last lines of " + result.log + " ---\n" + LogTail(run.log_file, 15);
+  };
   if (run.timed_out) {
     result.status = Status::kTimeout;
-    result.reason = "no result within the " +
-                    std::to_string(options.case_timeout.count() / 1000.0).substr(0, 5) +
+    char limit[32];
+    std::snprintf(limit, sizeof(limit), "%.3g",
+                  std::chrono::duration<double>(options.case_timeout).count());
+    result.reason = std::string("no result within the ") + limit +
                     " s case timeout; its process group was killed" + tail();
     return result;
   }
@@ -127,12 +131,13 @@ CaseResult Conclude(const PlannedCase& planned, RunningCase& run, const Executor
   result.status = status.value_or(Status::kError);
   result.reason = line->value("reason", "");
   // A case that reported but then died (a crash in a destructor, a leak checker) is not a pass.
-  if (WIFSIGNALED(native) || (WIFEXITED(native) && WEXITSTATUS(native) != 0 &&
-                              result.status != Status::kFail)) {
+  if (WIFSIGNALED(native) ||
+      (WIFEXITED(native) && WEXITSTATUS(native) != 0 && result.status != Status::kFail)) {
     result.status = Status::kError;
-    result.reason = (WIFSIGNALED(native) ? "killed by " + SignalName(WTERMSIG(native))
-                                         : "exited with status " + std::to_string(WEXITSTATUS(native))) +
-                    " after reporting " + line->value("status", "?") + tail();
+    result.reason =
+        (WIFSIGNALED(native) ? "killed by " + SignalName(WTERMSIG(native))
+                             : "exited with status " + std::to_string(WEXITSTATUS(native))) +
+        " after reporting " + line->value("status", "?") + tail();
   }
   return result;
 }
@@ -161,7 +166,8 @@ class SignalWatch {
     sigemptyset(&set_);
     for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&set_, sig);
     CheckSyscall(sigprocmask(SIG_BLOCK, &set_, &old_), "sigprocmask");
-    fd_.reset(static_cast<int>(CheckSyscall(signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd")));
+    fd_.reset(static_cast<int>(
+        CheckSyscall(signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd")));
   }
   ~SignalWatch() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
 
@@ -220,10 +226,11 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       run.result_file = work_dir / (SafeName(planned.id) + ".jsonl");
       std::filesystem::remove(run.result_file);
       // The result file travels as an fd: the case's private /tmp may hide the output folder.
-      FileDescriptor result_fd(open(run.result_file.c_str(),
-                                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
-      if (!result_fd) throw InfrastructureError("cannot create " + run.result_file.string() + ": " +
-                                                ErrnoName(errno));
+      FileDescriptor result_fd(
+          open(run.result_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+      if (!result_fd)
+        throw InfrastructureError("cannot create " + run.result_file.string() + ": " +
+                                  ErrnoName(errno));
       run.started = Clock::now();
       run.deadline = run.started + options.case_timeout;
       try {
@@ -246,7 +253,8 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
 
     auto wait = std::chrono::milliseconds(1000);
     for (const auto& run : running) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - Clock::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - Clock::now());
       wait = std::min(wait, std::max(left, std::chrono::milliseconds(0)));
     }
     if (auto sig = signals.Wait(wait); sig && !outcome.interrupted) {
@@ -269,8 +277,8 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       kill(-it->process->id(), SIGKILL);
       const PlannedCase& planned = plan[it->index];
       if (outcome.interrupted && !it->timed_out && !ReadResultLine(it->result_file, planned.id)) {
-        finish(it->index, Missed(planned, "interrupted by " + outcome.interrupt_signal +
-                                              " while running"));
+        finish(it->index,
+               Missed(planned, "interrupted by " + outcome.interrupt_signal + " while running"));
       } else {
         finish(it->index, Conclude(planned, *it, options));
       }
@@ -280,8 +288,8 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
   }
   for (size_t i = 0; i < plan.size(); ++i) {
     if (!results[i])
-      finish(i, Missed(plan[i], "not started: the run was interrupted by " +
-                                     outcome.interrupt_signal));
+      finish(i, Missed(plan[i],
+                       "not started: the run was interrupted by " + outcome.interrupt_signal));
     outcome.results.push_back(*results[i]);
   }
   std::filesystem::remove_all(work_dir);

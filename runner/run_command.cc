@@ -8,7 +8,6 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "fixtures/probe.h"
@@ -38,8 +37,9 @@ std::string Hostname() {
 }
 
 Environment InPlaceEnvironment() {
-  return Environment{KernelRelease(), RunningKernelConfig().source, "inplace",
-                     NETNS_CONFORM_VERSION, Hostname(), Rfc3339Now()};
+  return Environment{KernelRelease(), RunningKernelConfig().source,
+                     "inplace",       NETNS_CONFORM_VERSION,
+                     Hostname(),      Rfc3339Now()};
 }
 
 std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given) {
@@ -92,7 +92,8 @@ int RunCommand(const RunOptions& options) {
   exec.runner_binary = std::filesystem::read_symlink("/proc/self/exe");
   exec.suite_binary = suite_binary;
   exec.out_dir = std::filesystem::absolute(options.out_dir);
-  exec.jobs = options.jobs > 0 ? options.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  exec.jobs = options.jobs > 0 ? options.jobs
+                               : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   exec.case_timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
 
   // The device-refund cases must watch the initial netns from inside their sandbox; they get an
@@ -100,7 +101,8 @@ int RunCommand(const RunOptions& options) {
   if (options.spare_nic) {
     ValidateSpareNic(*options.spare_nic);
     int init_fd = open("/proc/self/ns/net", O_RDONLY);  // inherited by the cases on purpose
-    if (init_fd < 0) throw InfrastructureError("open /proc/self/ns/net: " + std::string(std::strerror(errno)));
+    if (init_fd < 0)
+      throw InfrastructureError("open /proc/self/ns/net: " + std::string(std::strerror(errno)));
     exec.extra_env[kSpareNicEnv] = *options.spare_nic;
     exec.extra_env[kInitNetnsFdEnv] = std::to_string(init_fd);
     setenv(kSpareNicEnv, options.spare_nic->c_str(), 1);
@@ -129,7 +131,8 @@ int RunCommand(const RunOptions& options) {
   progress.Finish(run.summary);
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml\n", exec.out_dir.c_str(),
                exec.out_dir.c_str());
-  if (outcome.interrupted) std::fprintf(stderr, "interrupted by %s\n", outcome.interrupt_signal.c_str());
+  if (outcome.interrupted)
+    std::fprintf(stderr, "interrupted by %s\n", outcome.interrupt_signal.c_str());
   const auto& s = run.summary;
   return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
 }

@@ -1,5 +1,7 @@
 #include "runner/sandbox.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -24,25 +26,53 @@ void Check(int rc, const char* step) {
   if (rc != 0) Fail(step);
 }
 
-// Runs as PID 1 of the case's PID namespace.
-[[noreturn]] void CaseInit(const std::vector<std::string>& argv, bool own_netns) {
+// Runs as PID 1 of the case's PID namespace. The case itself runs as PID 2, never as PID 1: the
+// kernel drops every signal a namespace's init has no handler for, even one it sends itself, so
+// a case as PID 1 would survive its own raise(SIGSEGV) or abort(), and nothing would reap the
+// orphans it leaves. PID 1 waits for the case, reaping everything else, and hands the case's
+// wait status to sandbox-exec through status_fd.
+[[noreturn]] void CaseInit(const std::vector<std::string>& argv, bool own_netns, int lifeline_fd,
+                           int status_fd) {
   // The runner's SIGKILL reaches the sandbox-exec process; this makes it reach us too, and the
   // death of a PID namespace's init kills everything else inside it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // sandbox-exec may have died before the prctl: then its end of the lifeline is closed.
+  pollfd lifeline{lifeline_fd, POLLIN, 0};
+  if (poll(&lifeline, 1, 0) != 0) _exit(kSandboxSetupFailed);
   // A /proc of this PID namespace (so that getpid() and /proc/<pid> agree), a sysfs tagged with
   // the case's netns (so /sys/class/net shows the case's devices, not the host's), private /tmp
   // and /run/netns.
-  if (auto error = MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/own_netns); !error.empty()) {
+  if (auto error = MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/own_netns);
+      !error.empty()) {
     std::fprintf(stderr, "netns-conform sandbox: %s\n", error.c_str());
     _exit(kSandboxSetupFailed);
   }
 
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
-  std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", args[0], std::strerror(errno));
-  _exit(127);
+  const pid_t child = fork();
+  if (child < 0) Fail("fork the case");
+  if (child == 0) {
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  for (;;) {
+    int reaped_status = 0;
+    const pid_t reaped = waitpid(-1, &reaped_status, 0);
+    if (reaped < 0 && errno == EINTR) continue;
+    if (reaped < 0) Fail("waitpid(case)");
+    if (reaped == child) {
+      status = reaped_status;
+      break;
+    }
+  }
+  (void)!write(status_fd, &status, sizeof(status));
+  // Returning kills whatever the case left running in the namespace.
+  _exit(0);
 }
 
 }  // namespace
@@ -63,14 +93,26 @@ void SandboxExec(const std::vector<std::string>& argv) {
     Check(unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare(CLONE_NEWNS|CLONE_NEWPID)");
     own_netns = false;
   }
+  int lifeline[2], case_status[2];
+  Check(pipe2(lifeline, O_CLOEXEC), "pipe2");
+  Check(pipe2(case_status, O_CLOEXEC), "pipe2");
   const pid_t init = fork();
   if (init < 0) Fail("fork");
-  if (init == 0) CaseInit(argv, own_netns);
+  if (init == 0) {
+    close(lifeline[1]);
+    close(case_status[0]);
+    CaseInit(argv, own_netns, lifeline[0], case_status[1]);
+  }
+  close(lifeline[0]);
+  close(case_status[1]);
 
   int status = 0;
   while (waitpid(init, &status, 0) < 0) {
     if (errno != EINTR) Fail("waitpid");
   }
+  // The case's own status when it ended; init's (its setup failure, or SIGKILL) otherwise.
+  int reported = 0;
+  if (read(case_status[0], &reported, sizeof(reported)) == sizeof(reported)) status = reported;
   if (WIFSIGNALED(status)) {
     // Die the same way, so the runner sees the case's real signal.
     const int sig = WTERMSIG(status);

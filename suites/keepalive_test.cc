@@ -90,7 +90,9 @@ NETNS_TEST(KeepAlive, NsfsBindMountKeepsNetnsAlive, "ipnetns8.bind-mount-keeps-n
   DoomedNetns d;
   // /run/netns is a private tmpfs of this case's sandbox.
   const std::string name = "/run/netns/keepalive-" + std::to_string(getpid());
-  FileDescriptor(open(name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+  ASSERT_TRUE(
+      FileDescriptor(open(name.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)).valid())
+      << name << ": " << ErrnoName(errno);
   Cleanup unlink_name([&] { unlink(name.c_str()); });
   ASSERT_THAT(mount(d.holder.NetnsPath().c_str(), name.c_str(), nullptr, MS_BIND, nullptr),
               SyscallSucceeds());
