@@ -33,13 +33,16 @@ namespace {
 // and everything it started), death with the runner, and the signal mask the runner blocked for
 // its signalfd restored to empty.
 struct CaseProcessSetup : bp::extend::handler {
-  int result_fd;  // opened close-on-exec in the runner; this case alone inherits it
+  int result_fd;            // opened close-on-exec in the runner; this case alone inherits it
+  pid_t runner = getpid();  // evaluated in the runner, before the fork
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
     fcntl(result_fd, F_SETFD, 0);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A runner killed between the fork and the prctl sends no death signal: never outlive it.
+    if (getppid() != runner) _exit(kSandboxSetupFailed);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -25,7 +26,9 @@ int Fail(const std::string& reason) {
 
 int main(int argc, char** argv) {
   CLI::App app{"netns-conform: Linux network namespace conformance suite", "netns-conform"};
-  app.require_subcommand(1);
+  // At most one; "none" is reported after parsing, so that an unknown word or option is named
+  // as such instead of reading "A subcommand is required".
+  app.require_subcommand(0, 1);
   app.set_version_flag("--version", NETNS_CONFORM_VERSION);
 
   std::vector<std::string> filters;
@@ -42,8 +45,16 @@ int main(int argc, char** argv) {
   run->add_option("--filter", run_options.filters, "only cases whose Suite.Case id matches this glob (repeatable)");
   run->add_option("-j,--jobs", run_options.jobs, "cases run in parallel (default: CPU count)")
       ->check(CLI::Range(1, 256));
+  // Not CLI::PositiveNumber: its message prints DBL_MAX in full.
   run->add_option("--timeout", run_options.timeout_s, "per-case wall-clock limit in seconds")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            char* end = nullptr;
+            const double seconds = std::strtod(value.c_str(), &end);
+            if (end != value.c_str() && *end == '\0' && seconds > 0 && seconds <= 1e6) return "";
+            return "'" + value + "' is not a number of seconds in (0, 1000000]";
+          },
+          "SECONDS"));
   std::string out_dir = run_options.out_dir.string();
   run->add_option("--out", out_dir, "output folder for results.json, junit.xml, logs/")
       ->capture_default_str();
@@ -68,6 +79,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Fail(std::string(e.what()) + " (see --help)");
   }
+
+  if (app.get_subcommands().empty())
+    return Fail("a subcommand is required: list or run (see --help)");
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);

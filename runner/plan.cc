@@ -1,6 +1,7 @@
 #include "runner/plan.h"
 
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <boost/process.hpp>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,8 @@ std::filesystem::path DefaultSuiteBinary() {
 std::vector<PlannedCase> ListSuiteCases(const std::filesystem::path& suite_binary) {
   if (!std::filesystem::exists(suite_binary))
     throw InfrastructureError("suite binary not found: " + suite_binary.string());
+  if (access(suite_binary.c_str(), X_OK) != 0)
+    throw InfrastructureError("suite binary is not executable: " + suite_binary.string());
   bp::ipstream out;
   bp::child lister(suite_binary.string(), "--netns_conform_list", bp::std_out > out,
                    bp::std_err > bp::null);

@@ -71,7 +71,7 @@ void Check(int rc, const char* step) {
     }
   }
   (void)!write(status_fd, &status, sizeof(status));
-  // Returning kills whatever the case left running in the namespace.
+  // The death of init kills whatever the case left running in the namespace.
   _exit(0);
 }
 

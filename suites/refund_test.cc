@@ -5,10 +5,15 @@
 //
 // These need a device the kernel refunds: a NIC the user lent with --spare-nic, or netdevsim in
 // the disposable VM. The host's own NICs are never used; without a device the cases SKIP.
+#include <fcntl.h>
 #include <linux/rtnetlink.h>
+#include <sys/file.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <regex>
+#include <string>
 
 #include "fixtures/case_registry.h"
 #include "fixtures/netlink.h"
@@ -27,6 +32,27 @@ bool IsNewLinkNamed(const LinkEvent& e, const std::string& name) {
   return e.type == RTM_NEWLINK && e.link.name == name;
 }
 
+// One lent device serves the whole run while the runner starts cases in parallel (-j): a case
+// that moved it away makes another's move fail with ENODEV. So a refund case holds an exclusive
+// flock(2) on the initial netns's nsfs inode while it uses the device: every sandbox sees that
+// inode (unlike its private /tmp and /run), and the lock goes with the case's last fd however
+// the case ends. Declared before the device, so the device's cleanup runs under the lock.
+class DeviceTurn {
+ public:
+  DeviceTurn() {
+    const char* init_fd = std::getenv(kInitNetnsFdEnv);
+    if (!init_fd) return;  // no device will be handed out; Acquire() says why
+    // A fresh open file description: flock(2) locks belong to one, and the inherited fd's is
+    // shared by every case.
+    fd_.reset(open(("/proc/self/fd/" + std::string(init_fd)).c_str(), O_RDONLY | O_CLOEXEC));
+    while (fd_ && flock(fd_.get(), LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  FileDescriptor fd_;
+};
+
 // Whatever a case did to the lent device, it ends where it started: in the initial netns under
 // its own name (a devN rename is undone).
 Cleanup RestoreName(RouteClient& init, const std::string& name, int ifindex) {
@@ -42,6 +68,7 @@ Cleanup RestoreName(RouteClient& init, const std::string& name, int ifindex) {
 
 NETNS_TEST(Refund, PhysicalDeviceReturnsToInitialNetnsWhenFreed, kRefundClause,
            .refundable_device = true) {
+  DeviceTurn turn;
   RefundableDevice device = RefundableDevice::Acquire();
   RouteClient init(device.init_netns());
   auto before = init.GetLink(device.name());
@@ -71,6 +98,7 @@ NETNS_TEST(Refund, PhysicalDeviceReturnsToInitialNetnsWhenFreed, kRefundClause,
 // "not to the parent": a netns B created from inside A. When B dies, A is alive and is where B
 // came from; the device still goes to the initial netns.
 NETNS_TEST(Refund, ReturnsToInitialNetnsNotToParent, kRefundClause, .refundable_device = true) {
+  DeviceTurn turn;
   RefundableDevice device = RefundableDevice::Acquire();
   RouteClient init(device.init_netns());
   auto before = init.GetLink(device.name());
@@ -103,6 +131,7 @@ NETNS_TEST(Refund, ReturnsToInitialNetnsNotToParent, kRefundClause, .refundable_
 // B1.2: the name is kept when free in the initial netns; on a clash the device becomes devN.
 NETNS_TEST(Refund, RenamedDevNWhenNameTakenInInitialNetns, "sem.B1.2.refund-renamed-on-clash",
            .refundable_device = true) {
+  DeviceTurn turn;
   RefundableDevice device = RefundableDevice::Acquire();
   RouteClient init(device.init_netns());
   auto before = init.GetLink(device.name());

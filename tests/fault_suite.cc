@@ -1,15 +1,18 @@
 // netns-conform-fault-suite: cases that misbehave on purpose, for the runner's own tests
 // (tests/runner_cli_test.sh, tests/host_safety_test.sh). Each leaves behind something that would
-// be residue on the host if the sandbox failed: veth pairs, an nsfs bind mount in /run/netns, a
-// netns held by a process that escaped the case's process group. Every one of them lives in the
-// case's sandbox only, so the host must look the same after a run, however the case ends.
+// be residue on the host if the sandbox failed: veth pairs, an nsfs bind mount in /run/netns,
+// /etc/netns/NAME, a netns held by a process that escaped the case's process group. Every one of
+// them lives in the case's sandbox only, so the host must look the same after a run, however the
+// case ends.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 #include "fixtures/case_registry.h"
@@ -25,6 +28,7 @@ constexpr const char* kFailMessage = "fault-suite: deliberate failure 7f3e";
 constexpr const char* kSkipReason = "fault-suite: deliberate skip 91ac";
 // The held netns's sleeper: `sleep 987654`, easy to find with pgrep -f.
 constexpr const char* kSleeperSeconds = "987654";
+constexpr const char* kHangingMarker = "fault-suite: Fault.Hangs is blocking now";
 
 // A veth pair in the calling thread's netns (the case's sandbox netns under the runner).
 void LeaveVeth(const std::string& name) {
@@ -41,6 +45,21 @@ void LeaveNamedNetns(const std::string& name) {
   const std::string source = "/proc/self/fd/" + std::to_string(ns.get());
   ASSERT_EQ(mount(source.c_str(), path.c_str(), nullptr, MS_BIND, nullptr), 0)
       << "bind " << source << " on " << path << ": " << ErrnoName(errno);
+}
+
+// ip-netns(8)'s per-netns configuration: /etc/netns/NAME/resolv.conf, made with /etc/netns itself
+// where it does not exist yet.
+void LeaveEtcNetnsConfig(const std::string& name) {
+  const std::string dir = "/etc/netns/" + name;
+  for (const std::string& path : {std::string("/etc/netns"), dir}) {
+    ASSERT_TRUE(mkdir(path.c_str(), 0755) == 0 || errno == EEXIST)
+        << "mkdir " << path << ": " << ErrnoName(errno);
+  }
+  const std::string file = dir + "/resolv.conf";
+  FileDescriptor fd(open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid()) << "create " << file << ": " << ErrnoName(errno);
+  const std::string text = "nameserver 192.0.2.53\n";
+  ASSERT_EQ(write(fd.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
 }
 
 // A child in a new session (so it escapes the case's process group, and a kill of that group)
@@ -70,6 +89,7 @@ void LeaveSessionLeaderHoldingNetns() {
 NETNS_TEST(Fault, PassAfterLeavingVeth, "test.fault.pass-leaving-residue") {
   ASSERT_NO_FATAL_FAILURE(LeaveVeth("fltpass"));
   ASSERT_NO_FATAL_FAILURE(LeaveNamedNetns("fault-pass"));
+  ASSERT_NO_FATAL_FAILURE(LeaveEtcNetnsConfig("fault-pass"));
   ASSERT_NO_FATAL_FAILURE(LeaveSessionLeaderHoldingNetns());
 }
 
@@ -84,9 +104,16 @@ NETNS_TEST(Fault, Segfaults, "test.fault.segfault") {
   ADD_FAILURE() << "still alive after raise(SIGSEGV)";
 }
 
+// Blocks with everything in place, so that a runner killed meanwhile leaves the most behind: a
+// veth, a held netns, an nsfs mount and a sleeper outside the case's process group.
 NETNS_TEST(Fault, Hangs, "test.fault.hang") {
   ASSERT_NO_FATAL_FAILURE(LeaveVeth("flthang"));
   FileDescriptor ns = CreateNetns();
+  ASSERT_NO_FATAL_FAILURE(LeaveNamedNetns("fault-hang"));
+  ASSERT_NO_FATAL_FAILURE(LeaveSessionLeaderHoldingNetns());
+  // host_safety_test.sh waits for this line in the case's log before it kills the runner.
+  std::printf("%s\n", kHangingMarker);
+  std::fflush(stdout);
   for (;;) pause();
 }
 
