@@ -2,21 +2,28 @@
 // numbers, never pass/fail:
 //   1. unshare(CLONE_NEWNET) itself, each in a fresh short-lived thread (the namespace dies with
 //      the thread, so nothing piles up in the benchmark process);
-//   2. `netns-conform sandbox-exec -- /bin/true`, started with Boost.Process as the runner starts
-//      a case, beside /bin/true started the same way, the runner's bare start-up
-//      (`netns-conform --version`) and the suite binary in the sandbox running no test;
-//   3. the sandbox-exec stages replayed in a forked child (unshare, fork of the case init,
-//      mounts, exec, pid-namespace exit, sandbox exit) with a timestamp between each;
+//   2. process launches, taken round-robin so that a change in machine load hits all alike:
+//      /bin/true and `netns-conform sandbox-exec -- /bin/true` started with Boost.Process as the
+//      runner starts a case, the runner's bare start-up (`netns-conform --version`), the suite
+//      binary running no test (alone, and inside sandbox-exec), the same with posix_spawn, and the
+//      same sandbox made by one clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID) from this process
+//      (no runner exec), also vfork-style (CLONE_VM|CLONE_VFORK, no page-table copy);
+//   3. the sandbox-exec stages replayed in a forked child (unshare, fork of the case init, mounts,
+//      exec, pid-namespace exit, sandbox exit) with a timestamp between each;
 //   4. the real runner on the full suite (`netns-conform run --out DIR -j 1`, then the runner's
-//      default -j): whole-suite wall time, and per case the runner-measured duration_s minus the
-//      case's own gtest time, read from the "[       OK ] Suite.Case (N ms)" line of its log.
+//      default -j, alternating): whole-suite wall time, and per started case the runner-measured
+//      duration_s minus the case's own gtest time, read from the "[       OK ] Suite.Case (N ms)"
+//      (or FAILED / SKIPPED) line of its log.
 // Everything that creates namespaces does so in a child process or a thread that dies with them.
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,12 +38,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +55,7 @@
 namespace bp = boost::process;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
 
 namespace {
 
@@ -86,7 +93,7 @@ Stats Summarize(std::vector<double> values) {
 
 double Round3(double v) { return std::round(v * 1000) / 1000; }
 
-nlohmann::json StatsJson(const Stats& s) {
+Json StatsJson(const Stats& s) {
   return {{"n", s.n},
           {"median_ms", Round3(s.median)},
           {"p90_ms", Round3(s.p90)},
@@ -97,13 +104,13 @@ nlohmann::json StatsJson(const Stats& s) {
 
 std::string StatsLine(const Stats& s) {
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "median %7.3f ms  p90 %7.3f ms  (min %.3f, max %.3f, n=%zu)",
+  std::snprintf(buf, sizeof(buf), "median %8.3f ms  p90 %8.3f ms  (min %.3f, max %.3f, n=%zu)",
                 s.median, s.p90, s.min, s.max, s.n);
   return buf;
 }
 
-void PrintStats(const std::string& label, const Stats& s) {
-  std::printf("  %-44s %s\n", label.c_str(), StatsLine(s).c_str());
+void PrintStats(const std::string& label, const Stats& s, const std::string& suffix = "") {
+  std::printf("  %-46s %s%s\n", label.c_str(), StatsLine(s).c_str(), suffix.c_str());
 }
 
 std::string LoadAverage() {
@@ -111,6 +118,36 @@ std::string LoadAverage() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return one + " " + five + " " + fifteen;
+}
+
+std::vector<char*> ArgvPointers(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  return args;
+}
+
+std::string Join(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + arg;
+  return text;
+}
+
+void RedirectStdioToNull() {
+  const int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd < 0) return;
+  dup2(null_fd, STDIN_FILENO);
+  dup2(null_fd, STDOUT_FILENO);
+  dup2(null_fd, STDERR_FILENO);
+  if (null_fd > STDERR_FILENO) close(null_fd);
+}
+
+int WaitStatus(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw conform::SystemError("waitpid", errno);
+  }
+  return status;
 }
 
 // ---- 1. unshare(CLONE_NEWNET) ----------------------------------------------------------------
@@ -137,41 +174,169 @@ Stats UnshareCost(int iterations) {
   return Summarize(samples);
 }
 
-// ---- 2. spawning, as the runner does -----------------------------------------------------------
+// ---- 2. process launches -----------------------------------------------------------------------
 
-struct SpawnStats {
-  Stats wall;
-  double cpu_ms_mean = 0;  // user+sys of the reaped process tree, per run
-};
+// One way of starting a process and waiting for it; returns the wall time in ms and throws when
+// the process does not exit 0.
+using LaunchOnce = std::function<double()>;
 
-double ChildrenCpuMs() {
-  rusage usage{};
-  getrusage(RUSAGE_CHILDREN, &usage);
-  auto ms = [](const timeval& tv) { return tv.tv_sec * 1e3 + tv.tv_usec / 1e3; };
-  return ms(usage.ru_utime) + ms(usage.ru_stime);
-}
-
-// Starts argv `runs` times with Boost.Process (fork + exec, stdio to /dev/null, as the runner
-// starts a case) and waits for each; wall time from before the spawn to after the reap.
-SpawnStats SpawnCost(const std::vector<std::string>& argv,
-                     const std::map<std::string, std::string>& extra_env, int runs) {
+// fork + exec with Boost.Process, stdio on /dev/null: how the runner starts a case.
+LaunchOnce BoostLaunch(const std::vector<std::string>& argv,
+                       const std::map<std::string, std::string>& extra_env = {}) {
   bp::environment env = boost::this_process::environment();
   for (const auto& [key, value] : extra_env) env[key] = value;
-  std::vector<double> samples;
-  const double cpu_before = ChildrenCpuMs();
-  for (int i = 0; i < runs; ++i) {
+  return [argv, env] {
     const auto start = Clock::now();
     bp::child child(argv.front(), bp::args(std::vector<std::string>(argv.begin() + 1, argv.end())),
                     bp::std_out > bp::null, bp::std_err > bp::null, bp::std_in < bp::null, env);
     child.wait();
-    samples.push_back(MsSince(start));
-    if (child.exit_code() != 0) {
-      std::string command;
-      for (const auto& arg : argv) command += arg + " ";
-      throw std::runtime_error(command + "exited with status " + std::to_string(child.exit_code()));
+    const double elapsed = MsSince(start);
+    if (child.exit_code() != 0)
+      throw std::runtime_error(Join(argv) + " exited with status " +
+                               std::to_string(child.exit_code()));
+    return elapsed;
+  };
+}
+
+// The sandbox without the runner exec and without the middle process: one
+// clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID) whose child is pid 1 of the new pid namespace,
+// makes the sandbox mounts and execs the command. What a case would cost if the runner made the
+// sandbox itself instead of exec'ing `netns-conform sandbox-exec`.
+LaunchOnce DirectCloneLaunch(const std::vector<std::string>& argv) {
+  return [argv] {
+    std::vector<char*> args = ArgvPointers(argv);
+    const auto start = Clock::now();
+    clone_args cl{};
+    cl.flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID;
+    cl.exit_signal = SIGCHLD;
+    const long pid = syscall(SYS_clone3, &cl, sizeof(cl));
+    if (pid < 0) throw conform::SystemError("clone3(NEWNS|NEWNET|NEWPID)", errno);
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (!conform::MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/true).empty()) _exit(125);
+      RedirectStdioToNull();
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    const int status = WaitStatus(static_cast<pid_t>(pid));
+    const double elapsed = MsSince(start);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error("clone3 sandbox of " + Join(argv) + " failed (wait status " +
+                               std::to_string(status) + ")");
+    return elapsed;
+  };
+}
+
+extern "C" char** environ;
+
+// posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table copy), stdio on /dev/null.
+LaunchOnce PosixSpawnLaunch(const std::vector<std::string>& argv) {
+  return [argv] {
+    std::vector<char*> args = ArgvPointers(argv);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
+    const auto start = Clock::now();
+    pid_t pid = -1;
+    const int err = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (err != 0) throw conform::SystemError("posix_spawn " + argv.front(), err);
+    const int status = WaitStatus(pid);
+    const double elapsed = MsSince(start);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error(Join(argv) + " failed (wait status " + std::to_string(status) + ")");
+    return elapsed;
+  };
+}
+
+// The child side of VforkCloneLaunch. It shares the parent's memory until execve, so it makes
+// only raw system calls: no allocation, no setenv (the parent prepared argv and envp).
+struct VforkChildArgs {
+  char** argv;
+  char** envp;
+};
+
+int VforkSandboxChild(void* raw) {
+  const auto* args = static_cast<const VforkChildArgs*>(raw);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The mounts of fixtures/sandbox_mounts.cc's MakeSandboxMounts, without its setenv.
+  struct stat st {};
+  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
+      mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
+      mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+    _exit(125);
+  if (stat("/run/netns", &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0 ||
+        mkdir("/run/netns", 0755) != 0)
+      _exit(125);
+  }
+  if (mount("tmpfs", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) _exit(125);
+  const int null_fd = open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+  }
+  execve(args->argv[0], args->argv, args->envp);
+  _exit(127);
+}
+
+// The sandbox made by one clone(CLONE_VM|CLONE_VFORK|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID):
+// no runner exec, no middle process and, unlike fork, no copy of the parent's page tables.
+LaunchOnce VforkCloneLaunch(const std::vector<std::string>& argv) {
+  return [argv] {
+    std::vector<char*> args = ArgvPointers(argv);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    env_strings.push_back(std::string(conform::kInSandboxEnv) + "=1");
+    std::vector<char*> envp = ArgvPointers(env_strings);
+    VforkChildArgs child_args{args.data(), envp.data()};
+    constexpr size_t kStackSize = 64 * 1024;
+    std::vector<char> stack(kStackSize);
+    const auto start = Clock::now();
+    const pid_t pid = clone(
+        VforkSandboxChild, stack.data() + stack.size(),
+        CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | SIGCHLD, &child_args);
+    if (pid < 0) throw conform::SystemError("clone(CLONE_VM|CLONE_VFORK|namespaces)", errno);
+    const int status = WaitStatus(pid);
+    const double elapsed = MsSince(start);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error("vfork-style sandbox of " + Join(argv) + " failed (wait status " +
+                               std::to_string(status) + ")");
+    return elapsed;
+  };
+}
+
+double ChildrenCpuMs() {
+  rusage usage{};
+  getrusage(RUSAGE_CHILDREN, &usage);
+  auto ms = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+  };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
+
+struct Launch {
+  std::string key;    // JSON key
+  std::string label;  // human-readable
+  std::string command;
+  LaunchOnce once;
+  std::vector<double> wall_ms;
+  double cpu_ms = 0;  // user+sys of the reaped process trees, summed
+};
+
+// Runs every launch `rounds` times, one of each per round, so that load that comes and goes
+// during the measurement hits all of them alike.
+void RunRoundRobin(std::vector<Launch>& launches, int rounds) {
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& launch : launches) {
+      const double cpu_before = ChildrenCpuMs();
+      launch.wall_ms.push_back(launch.once());
+      launch.cpu_ms += ChildrenCpuMs() - cpu_before;
     }
   }
-  return SpawnStats{Summarize(samples), (ChildrenCpuMs() - cpu_before) / std::max(runs, 1)};
 }
 
 // ---- 3. the sandbox-exec stages, replayed ------------------------------------------------------
@@ -182,27 +347,21 @@ struct StageClock {
   double unshared;       // after unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID)
   double init_start;     // first instruction of the case init (pid 1 of the new pid ns)
   double mounted;        // after MakeSandboxMounts (fresh /proc and /sys, tmpfs /tmp, /run/netns)
-  double init_reaped;    // the sandbox's waitpid of the init (exec'd /bin/true) returned
+  double init_reaped;    // the sandbox's waitpid of the init (the exec'd command) returned
   int failed;            // non-zero: the replay could not set up (errno)
 };
 
-const char* const kStageNames[] = {
-    "fork of the sandbox process", "unshare(NEWNS|NEWNET|NEWPID)",
-    "fork of the case init",       "sandbox mounts",
-    "exec .. init reaped",         "sandbox exit .. reaped (ns teardown)"};
-
-std::vector<char*> ArgvPointers(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  return args;
-}
+const char* const kStageNames[] = {"fork of the sandbox process (to it running)",
+                                   "unshare(NEWNS|NEWNET|NEWPID)",
+                                   "fork of the case init (to it running)",
+                                   "sandbox mounts",
+                                   "exec /bin/true .. init reaped",
+                                   "sandbox exit .. reaped (incl. ns teardown)"};
 
 // Replays runner/sandbox.cc's SandboxExec with a timestamp between the stages, minus the exec
-// of the runner binary itself (measured separately as `netns-conform --version`). The command's
-// output goes to /dev/null.
-std::map<std::string, Stats> SandboxStages(const std::vector<std::string>& argv, int runs) {
-  std::vector<char*> args = ArgvPointers(argv);
+// of the runner binary itself (measured separately as `netns-conform --version`). The fork
+// stages include the time until the scheduler first runs the new process.
+std::vector<std::pair<std::string, Stats>> SandboxStages(int runs) {
   void* shared =
       mmap(nullptr, sizeof(StageClock), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) throw conform::SystemError("mmap", errno);
@@ -232,12 +391,7 @@ std::map<std::string, Stats> SandboxStages(const std::vector<std::string>& argv,
           _exit(1);
         }
         clock->mounted = MonotonicMs();
-        const int null_fd = open("/dev/null", O_RDWR);
-        if (null_fd >= 0) {
-          dup2(null_fd, STDOUT_FILENO);
-          dup2(null_fd, STDERR_FILENO);
-        }
-        execv(args[0], args.data());
+        execl("/bin/true", "/bin/true", static_cast<char*>(nullptr));
         clock->failed = errno;
         _exit(127);
       }
@@ -247,9 +401,7 @@ std::map<std::string, Stats> SandboxStages(const std::vector<std::string>& argv,
       clock->init_reaped = MonotonicMs();
       _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
     }
-    int status = 0;
-    while (waitpid(sandbox, &status, 0) < 0 && errno == EINTR) {
-    }
+    const int status = WaitStatus(sandbox);
     const double end = MonotonicMs();
     if (clock->failed) throw conform::SystemError("sandbox stage replay", clock->failed);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -265,52 +417,17 @@ std::map<std::string, Stats> SandboxStages(const std::vector<std::string>& argv,
     total.push_back(end - start);
   }
   munmap(shared, sizeof(StageClock));
-  std::map<std::string, Stats> result;
-  for (size_t s = 0; s < samples.size(); ++s) result[kStageNames[s]] = Summarize(samples[s]);
-  result["total"] = Summarize(total);
+  std::vector<std::pair<std::string, Stats>> result;
+  for (size_t s = 0; s < samples.size(); ++s)
+    result.emplace_back(kStageNames[s], Summarize(samples[s]));
+  result.emplace_back("total", Summarize(total));
   return result;
-}
-
-// The sandbox without the middle process: one clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID)
-// from the parent, whose child is pid 1 of the new pid namespace, makes the mounts and execs the
-// command. What a case would cost if the runner made the sandbox itself instead of exec'ing
-// `netns-conform sandbox-exec`.
-Stats DirectCloneCost(const std::vector<std::string>& argv, int runs) {
-  std::vector<char*> args = ArgvPointers(argv);
-  std::vector<double> samples;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = Clock::now();
-    clone_args cl{};
-    cl.flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID;
-    cl.exit_signal = SIGCHLD;
-    const long pid = syscall(SYS_clone3, &cl, sizeof(cl));
-    if (pid < 0) throw conform::SystemError("clone3(NEWNS|NEWNET|NEWPID)", errno);
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (!conform::MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/true).empty()) _exit(125);
-      const int null_fd = open("/dev/null", O_RDWR);
-      if (null_fd >= 0) {
-        dup2(null_fd, STDOUT_FILENO);
-        dup2(null_fd, STDERR_FILENO);
-      }
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    int status = 0;
-    while (waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
-    }
-    samples.push_back(MsSince(start));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      throw std::runtime_error("direct clone of " + argv.front() + " failed (status " +
-                               std::to_string(status) + ")");
-  }
-  return Summarize(samples);
 }
 
 // ---- 4. the real runner on the full suite ------------------------------------------------------
 
 // The case's own time as gtest measured it: "[       OK ] Suite.Case (N ms)" (or FAILED /
-// SKIPPED). gtest truncates to whole milliseconds, so every overhead below is good to ±1 ms.
+// SKIPPED). gtest truncates to whole milliseconds, so every overhead below is good to +-1 ms.
 std::optional<double> GtestCaseMs(const fs::path& log, const std::string& id) {
   static const std::regex line_re(R"(^\[ *(OK|FAILED|SKIPPED) *\] (\S+) \((\d+) ms\)\s*$)");
   std::ifstream in(log);
@@ -322,19 +439,17 @@ std::optional<double> GtestCaseMs(const fs::path& log, const std::string& id) {
 }
 
 struct SuiteRun {
-  int jobs = 0;  // 0: the runner's default
   int exit_code = 0;
   double wall_s = 0;
   double runner_duration_s = 0;  // summary.duration_s as the runner measured it
-  int passed = 0, failed = 0, skipped = 0, errors = 0, timeouts = 0;
-  std::vector<double> overhead_ms;      // per started case: duration_s*1000 - gtest ms
+  conform::Summary summary;
+  std::vector<double> overhead_ms;      // per measured case: duration_s*1000 - gtest ms
   std::vector<double> case_ms;          // runner-measured duration of the same cases
   std::vector<std::string> unmeasured;  // started cases whose log has no gtest time line
 };
 
 SuiteRun RunSuite(const fs::path& runner, const fs::path& out, int jobs) {
   SuiteRun run;
-  run.jobs = jobs;
   std::vector<std::string> args = {"run", "--out", out.string()};
   if (jobs > 0) args.insert(args.end(), {"-j", std::to_string(jobs)});
   const fs::path console = out.string() + ".console.txt";
@@ -350,11 +465,7 @@ SuiteRun RunSuite(const fs::path& runner, const fs::path& out, int jobs) {
 
   const conform::RunResult result = conform::ReadResultsFile(out / "results.json");
   run.runner_duration_s = result.summary.duration_s;
-  run.passed = result.summary.passed;
-  run.failed = result.summary.failed;
-  run.skipped = result.summary.skipped;
-  run.errors = result.summary.errors;
-  run.timeouts = result.summary.timeouts;
+  run.summary = result.summary;
   for (const auto& c : result.cases) {
     if (c.log.empty()) continue;  // skipped by the planner: never started, nothing to measure
     auto own = GtestCaseMs(out / c.log, c.id);
@@ -372,19 +483,31 @@ fs::path DefaultRunner() {
   return fs::read_symlink("/proc/self/exe").parent_path() / "netns-conform";
 }
 
+fs::path MakeWorkDir(const std::string& given, bool& made) {
+  if (!given.empty()) {
+    fs::create_directories(given);
+    made = false;
+    return fs::absolute(given);
+  }
+  std::string templ = (fs::temp_directory_path() / "netns-conform-bench.XXXXXX").string();
+  if (!mkdtemp(templ.data())) throw conform::SystemError("mkdtemp " + templ, errno);
+  made = true;
+  return templ;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"netns-conform-bench: in-place sandbox and runner costs on this machine",
                "netns-conform-bench"};
   std::string runner_path, json_path, work_dir;
-  int iterations = 200, sandbox_runs = 100, suite_runs = 3, jobs = 0;
+  int iterations = 200, launch_runs = 100, suite_runs = 3, jobs = 0;
   bool no_suite = false, keep = false;
   app.add_option("--runner", runner_path, "the runner (default: netns-conform beside this binary)");
   app.add_option("--iterations", iterations, "unshare(CLONE_NEWNET) iterations")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--sandbox-runs", sandbox_runs, "runs of each spawn measurement")
+  app.add_option("--launch-runs", launch_runs, "rounds of the process-launch measurements")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--suite-runs", suite_runs, "full-suite runs per -j setting")
@@ -400,13 +523,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const fs::path runner = runner_path.empty() ? DefaultRunner() : fs::path(runner_path);
+    const fs::path runner = runner_path.empty() ? DefaultRunner() : fs::absolute(runner_path);
     if (!fs::exists(runner)) throw std::runtime_error("runner not found: " + runner.string());
     const fs::path suite = runner.parent_path() / "netns-conform-suite";
     const bool has_suite = fs::exists(suite);
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    nlohmann::json report;
+    Json report;
     report["machine"] = {{"kernel_release", conform::KernelRelease()},
                          {"cpus", cpus},
                          {"load_average_at_start", LoadAverage()}};
@@ -421,136 +544,157 @@ int main(int argc, char** argv) {
     report["unshare_newnet"] = StatsJson(unshare_cost);
 
     // 2.
-    std::printf(
-        "\nprocesses started with Boost.Process and reaped (wall; mean CPU of the tree):\n");
-    struct SpawnCase {
-      const char* key;
-      std::string label;
-      std::vector<std::string> argv;
-      std::map<std::string, std::string> env;
-    };
+    std::printf("\nprocess launches, round-robin (wall to reap; mean CPU of the process tree):\n");
     const std::vector<std::string> suite_no_test = {suite.string(),
                                                     "--gtest_filter=NoSuchSuite.NoSuchCase"};
-    std::vector<SpawnCase> spawns = {
-        {"spawn_true", "/bin/true", {"/bin/true"}, {}},
-        {"runner_startup", "netns-conform --version", {runner.string(), "--version"}, {}},
-        {"sandbox_exec_true",
-         "netns-conform sandbox-exec -- /bin/true",
-         {runner.string(), "sandbox-exec", "--", "/bin/true"},
-         {}},
-    };
+    std::vector<std::string> sandboxed_suite = {runner.string(), "sandbox-exec", "--"};
+    sandboxed_suite.insert(sandboxed_suite.end(), suite_no_test.begin(), suite_no_test.end());
+    const std::vector<std::string> true_argv = {"/bin/true"};
+    const std::vector<std::string> version_argv = {runner.string(), "--version"};
+    const std::vector<std::string> sandboxed_true = {runner.string(), "sandbox-exec", "--",
+                                                     "/bin/true"};
+    std::vector<Launch> launches;
+    launches.push_back({"spawn_true", "/bin/true", Join(true_argv), BoostLaunch(true_argv)});
+    launches.push_back({"posix_spawn_true", "/bin/true with posix_spawn", Join(true_argv),
+                        PosixSpawnLaunch(true_argv)});
+    launches.push_back({"runner_startup", "netns-conform --version", Join(version_argv),
+                        BoostLaunch(version_argv)});
+    launches.push_back({"sandbox_exec_true", "netns-conform sandbox-exec -- /bin/true",
+                        Join(sandboxed_true), BoostLaunch(sandboxed_true)});
     if (has_suite) {
-      // With the sandbox variable set the suite does not make its own sandbox; it runs no test.
-      spawns.push_back({"suite_startup_no_test",
-                        "suite alone, no sandbox, filter matches none",
-                        suite_no_test,
-                        {{conform::kInSandboxEnv, "1"}}});
-      std::vector<std::string> argv = {runner.string(), "sandbox-exec", "--"};
-      argv.insert(argv.end(), suite_no_test.begin(), suite_no_test.end());
-      spawns.push_back(
-          {"sandbox_exec_suite_no_test", "sandbox-exec -- suite, filter matches none", argv, {}});
+      // With the sandbox variable set the suite makes no sandbox of its own; it runs no test.
+      launches.push_back({"suite_startup_no_test", "suite alone (no test, no sandbox)",
+                          Join(suite_no_test),
+                          BoostLaunch(suite_no_test, {{conform::kInSandboxEnv, "1"}})});
+      launches.push_back({"sandbox_exec_suite_no_test", "sandbox-exec -- suite (no test)",
+                          Join(sandboxed_suite), BoostLaunch(sandboxed_suite)});
+      launches.push_back({"posix_spawn_sandbox_exec_suite_no_test",
+                          "sandbox-exec -- suite (no test), posix_spawn", Join(sandboxed_suite),
+                          PosixSpawnLaunch(sandboxed_suite)});
+      launches.push_back({"direct_clone3_suite_no_test", "clone3 sandbox, no runner exec: suite",
+                          "clone3(NEWNS|NEWNET|NEWPID) + mounts + exec " + Join(suite_no_test),
+                          DirectCloneLaunch(suite_no_test)});
+      launches.push_back(
+          {"vfork_clone_suite_no_test", "vfork-style clone sandbox: suite",
+           "clone(VM|VFORK|NEWNS|NEWNET|NEWPID) + mounts + exec " + Join(suite_no_test),
+           VforkCloneLaunch(suite_no_test)});
     }
-    for (const auto& spawn : spawns) {
-      const SpawnStats cost = SpawnCost(spawn.argv, spawn.env, sandbox_runs);
-      char cpu[64];
-      std::snprintf(cpu, sizeof(cpu), "  cpu %.2f ms", cost.cpu_ms_mean);
-      std::printf("  %-44s %s%s\n", spawn.label.c_str(), StatsLine(cost.wall).c_str(), cpu);
-      report[spawn.key] = StatsJson(cost.wall);
-      report[spawn.key]["command"] = spawn.argv;
-      report[spawn.key]["cpu_ms_mean"] = Round3(cost.cpu_ms_mean);
+    RunRoundRobin(launches, launch_runs);
+    std::map<std::string, double> median;
+    for (const auto& launch : launches) {
+      const Stats wall = Summarize(launch.wall_ms);
+      const double cpu = launch.cpu_ms / static_cast<double>(launch.wall_ms.size());
+      char suffix[64];
+      std::snprintf(suffix, sizeof(suffix), "  cpu %.2f ms", cpu);
+      PrintStats(launch.label, wall, suffix);
+      report[launch.key] = StatsJson(wall);
+      report[launch.key]["cpu_ms_mean"] = Round3(cpu);
+      report[launch.key]["command"] = launch.command;
+      median[launch.key] = wall.median;
     }
-    const double sandbox_alone = report["sandbox_exec_true"]["median_ms"].get<double>() -
-                                 report["spawn_true"]["median_ms"].get<double>();
-    std::printf("  %-44s %7.3f ms (median difference)\n", "sandbox cost over spawning /bin/true",
-                sandbox_alone);
-    report["sandbox_cost_over_spawn_median_ms"] = Round3(sandbox_alone);
+    Json derived;
+    auto derive = [&](const char* key, const char* label, double value) {
+      std::printf("  %-46s %8.3f ms\n", label, value);
+      derived[key] = Round3(value);
+    };
+    std::printf(" medians compared:\n");
+    derive("sandbox_cost_ms", "sandbox-exec /bin/true - /bin/true",
+           median["sandbox_exec_true"] - median["spawn_true"]);
+    derive("runner_exec_cost_ms", "runner --version - /bin/true",
+           median["runner_startup"] - median["spawn_true"]);
+    derive("boost_fork_over_posix_spawn_ms", "/bin/true: Boost.Process - posix_spawn",
+           median["spawn_true"] - median["posix_spawn_true"]);
+    if (has_suite) {
+      derive("suite_startup_cost_ms", "suite alone (no test) - /bin/true",
+             median["suite_startup_no_test"] - median["spawn_true"]);
+      derive(
+          "saved_by_posix_spawn_ms", "sandbox-exec suite: Boost.Process - posix_spawn",
+          median["sandbox_exec_suite_no_test"] - median["posix_spawn_sandbox_exec_suite_no_test"]);
+      derive("saved_by_direct_clone3_ms", "sandbox-exec suite - clone3 sandbox suite",
+             median["sandbox_exec_suite_no_test"] - median["direct_clone3_suite_no_test"]);
+      derive("saved_by_vfork_clone_ms", "sandbox-exec suite - vfork-style clone sandbox",
+             median["sandbox_exec_suite_no_test"] - median["vfork_clone_suite_no_test"]);
+    }
+    report["medians_compared"] = derived;
 
     // 3.
     std::printf("\nsandbox-exec stages, replayed in a forked child (no runner exec):\n");
-    const auto stages = SandboxStages({"/bin/true"}, sandbox_runs);
-    report["sandbox_stages"] = nlohmann::json::object();
-    for (const char* name : kStageNames) {
-      PrintStats(name, stages.at(name));
-      report["sandbox_stages"][name] = StatsJson(stages.at(name));
-    }
-    PrintStats("total", stages.at("total"));
-    report["sandbox_stages"]["total"] = StatsJson(stages.at("total"));
-    if (has_suite) {
-      std::printf(
-          "\nthe suite (filter matches none) in a sandbox made without exec'ing the "
-          "runner:\n");
-      const Stats replay = SandboxStages(suite_no_test, sandbox_runs).at("total");
-      PrintStats("fork, unshare, fork init, mounts, exec", replay);
-      report["no_runner_exec_suite_no_test"] = StatsJson(replay);
-      const Stats direct = DirectCloneCost(suite_no_test, sandbox_runs);
-      PrintStats("clone3(NEWNS|NEWNET|NEWPID), mounts, exec", direct);
-      report["direct_clone3_suite_no_test"] = StatsJson(direct);
+    report["sandbox_stages"] = Json::object();
+    for (const auto& [name, stats] : SandboxStages(launch_runs)) {
+      PrintStats(name, stats);
+      report["sandbox_stages"][name] = StatsJson(stats);
     }
 
     // 4.
     if (!no_suite) {
-      fs::path dir;
       bool made_dir = false;
-      if (work_dir.empty()) {
-        std::string templ = (fs::temp_directory_path() / "netns-conform-bench.XXXXXX").string();
-        if (!mkdtemp(templ.data())) throw conform::SystemError("mkdtemp " + templ, errno);
-        dir = templ;
-        made_dir = true;
-      } else {
-        dir = fs::absolute(work_dir);
-        fs::create_directories(dir);
-      }
-      report["suite"] = nlohmann::json::array();
+      const fs::path dir = MakeWorkDir(work_dir, made_dir);
       report["overhead_source"] =
           "per started case: results.json duration_s minus the gtest time on the case log's "
-          "'[ OK|FAILED|SKIPPED ] Suite.Case (N ms)' line (whole ms, so +-1 ms)";
-      std::printf("\nfull suite through the runner (overhead = runner duration_s - gtest time):\n");
-      std::optional<double> median_overhead_j1;
-      for (int j : {1, jobs}) {
+          "'[ OK|FAILED|SKIPPED ] Suite.Case (N ms)' line (gtest truncates to whole ms, so each "
+          "overhead is good to about +1 ms)";
+      std::printf(
+          "\nfull suite through the runner, -j 1 and -j default alternating\n"
+          "(per-case overhead = results.json duration_s - the case's gtest time):\n");
+      struct Setting {
+        int jobs;
+        std::string name;
         std::vector<double> walls, overheads, case_ms;
         std::vector<std::string> unmeasured;
-        nlohmann::json runs = nlohmann::json::array();
-        for (int r = 0; r < suite_runs; ++r) {
+        Json runs = Json::array();
+      };
+      std::vector<Setting> settings = {{1, "-j 1"},
+                                       {jobs, jobs ? "-j " + std::to_string(jobs)
+                                                   : "-j default (" + std::to_string(cpus) + ")"}};
+      for (int r = 0; r < suite_runs; ++r) {
+        for (auto& setting : settings) {
           const fs::path out =
-              dir / ("j" + (j ? std::to_string(j) : "default") + "-run" + std::to_string(r + 1));
-          const SuiteRun run = RunSuite(runner, out, j);
-          walls.push_back(run.wall_s * 1000);
-          overheads.insert(overheads.end(), run.overhead_ms.begin(), run.overhead_ms.end());
-          case_ms.insert(case_ms.end(), run.case_ms.begin(), run.case_ms.end());
-          unmeasured.insert(unmeasured.end(), run.unmeasured.begin(), run.unmeasured.end());
-          runs.push_back({{"wall_s", Round3(run.wall_s)},
-                          {"runner_duration_s", Round3(run.runner_duration_s)},
-                          {"exit_code", run.exit_code},
-                          {"passed", run.passed},
-                          {"failed", run.failed},
-                          {"skipped", run.skipped},
-                          {"errors", run.errors},
-                          {"timeouts", run.timeouts},
-                          {"cases_measured", run.overhead_ms.size()},
-                          {"overhead_ms", StatsJson(Summarize(run.overhead_ms))}});
+              dir / ("j" + (setting.jobs ? std::to_string(setting.jobs) : std::string("default")) +
+                     "-run" + std::to_string(r + 1));
+          const SuiteRun run = RunSuite(runner, out, setting.jobs);
+          setting.walls.push_back(run.wall_s * 1000);
+          setting.overheads.insert(setting.overheads.end(), run.overhead_ms.begin(),
+                                   run.overhead_ms.end());
+          setting.case_ms.insert(setting.case_ms.end(), run.case_ms.begin(), run.case_ms.end());
+          setting.unmeasured.insert(setting.unmeasured.end(), run.unmeasured.begin(),
+                                    run.unmeasured.end());
+          const auto& s = run.summary;
+          setting.runs.push_back({{"wall_s", Round3(run.wall_s)},
+                                  {"runner_duration_s", Round3(run.runner_duration_s)},
+                                  {"exit_code", run.exit_code},
+                                  {"total", s.total},
+                                  {"passed", s.passed},
+                                  {"failed", s.failed},
+                                  {"skipped", s.skipped},
+                                  {"errors", s.errors},
+                                  {"timeouts", s.timeouts},
+                                  {"missed", s.missed},
+                                  {"cases_measured", run.overhead_ms.size()},
+                                  {"overhead_ms", StatsJson(Summarize(run.overhead_ms))}});
           std::printf(
-              "  -j %-7s run %d: wall %.3f s (runner %.3f s), %d passed, %d failed, "
+              "  %-22s run %d: wall %.3f s (runner %.3f s); %d passed, %d failed, "
               "%d skipped, %d errors, %d timeouts; %zu cases measured\n",
-              j ? std::to_string(j).c_str() : "default", r + 1, run.wall_s, run.runner_duration_s,
-              run.passed, run.failed, run.skipped, run.errors, run.timeouts,
-              run.overhead_ms.size());
+              setting.name.c_str(), r + 1, run.wall_s, run.runner_duration_s, s.passed, s.failed,
+              s.skipped, s.errors, s.timeouts, run.overhead_ms.size());
         }
-        const std::string label =
-            "-j " + (j ? std::to_string(j) : "default (" + std::to_string(cpus) + ")");
-        const Stats overhead = Summarize(overheads);
-        PrintStats(label + ": per-case overhead", overhead);
-        PrintStats(label + ": per-case runner duration", Summarize(case_ms));
-        PrintStats(label + ": whole-suite wall time", Summarize(walls));
-        for (const auto& id : unmeasured)
+      }
+      report["suite"] = Json::array();
+      std::optional<double> median_overhead_j1;
+      for (auto& setting : settings) {
+        const Stats overhead = Summarize(setting.overheads);
+        PrintStats(setting.name + ": per-case overhead", overhead);
+        PrintStats(setting.name + ": per-case duration", Summarize(setting.case_ms));
+        PrintStats(setting.name + ": whole-suite wall time", Summarize(setting.walls));
+        for (const auto& id : setting.unmeasured)
           std::printf("    no gtest time in the log of %s\n", id.c_str());
-        if (j == 1) median_overhead_j1 = overhead.median;
-        report["suite"].push_back({{"jobs", j ? nlohmann::json(j) : nlohmann::json("default")},
-                                   {"effective_jobs", j ? j : cpus},
+        if (setting.jobs == 1) median_overhead_j1 = overhead.median;
+        report["suite"].push_back({{"jobs", setting.jobs ? Json(setting.jobs) : Json("default")},
+                                   {"effective_jobs", setting.jobs ? setting.jobs : cpus},
                                    {"per_case_overhead_ms", StatsJson(overhead)},
-                                   {"per_case_duration_ms", StatsJson(Summarize(case_ms))},
-                                   {"suite_wall_ms", StatsJson(Summarize(walls))},
-                                   {"unmeasured_cases", unmeasured},
-                                   {"runs", runs}});
+                                   {"per_case_duration_ms", StatsJson(Summarize(setting.case_ms))},
+                                   {"suite_wall_ms", StatsJson(Summarize(setting.walls))},
+                                   {"unmeasured_cases", setting.unmeasured},
+                                   {"runs", setting.runs}});
       }
       if (median_overhead_j1) {
         const bool met = *median_overhead_j1 <= 10.0;
@@ -568,6 +712,7 @@ int main(int argc, char** argv) {
       }
     }
     report["machine"]["load_average_at_end"] = LoadAverage();
+    std::printf("load average at the end: %s\n", LoadAverage().c_str());
 
     if (!json_path.empty()) {
       conform::WriteFileAtomically(json_path, report.dump(2) + "\n");

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -55,6 +58,17 @@ Json BuildCase(const CaseResult& c) {
   return entry;
 }
 
+template <typename Json>
+Json BuildClause(const ClauseVerdict& verdict) {
+  Json entry = Json::object();
+  entry["id"] = ToValidUtf8(verdict.id);
+  entry["status"] = StatusName(verdict.status);
+  Json cases = Json::array();
+  for (const std::string& id : verdict.cases) cases.push_back(ToValidUtf8(id));
+  entry["cases"] = std::move(cases);
+  return entry;
+}
+
 // Builds the document with any nlohmann basic_json: json for ToJson, ordered_json for the text
 // (so that the file reads schema_version, environment, summary, cases in that order).
 template <typename Json>
@@ -73,11 +87,17 @@ Json BuildJson(const RunResult& run) {
   Json cases = Json::array();
   for (const CaseResult& c : run.cases) cases.push_back(BuildCase<Json>(c));
 
+  // Like the summary, recomputed from the cases, so that the file never contradicts itself.
+  Json clauses = Json::array();
+  for (const ClauseVerdict& verdict : ClauseVerdicts(run.cases))
+    clauses.push_back(BuildClause<Json>(verdict));
+
   Json doc = Json::object();
   doc["schema_version"] = kResultsSchemaVersion;
   doc["environment"] = BuildEnvironment<Json>(run.environment);
   doc["summary"] = std::move(summary);
   doc["cases"] = std::move(cases);
+  doc["clauses"] = std::move(clauses);
   return doc;
 }
 
@@ -185,6 +205,57 @@ CaseResult CaseFromJson(const json& value, size_t index) {
   c.duration_s = GetDuration(value, "duration_s", where);
   c.log = GetOptionalString(value, "log", where);
   return c;
+}
+
+ClauseVerdict ClauseFromJson(const json& value, size_t index) {
+  const std::string where = "clauses[" + std::to_string(index) + "]";
+  if (!value.is_object()) RejectType(value, where, "an object");
+  ClauseVerdict verdict;
+  verdict.id = GetString(value, "id", where);
+  if (verdict.id.empty()) Reject(where + ": empty clause id");
+  const std::string status = GetString(value, "status", where);
+  const std::optional<Status> parsed = ParseStatus(status);
+  if (!parsed ||
+      (*parsed != Status::kPass && *parsed != Status::kFail && *parsed != Status::kSkip)) {
+    Reject(where + " (" + Quote(verdict.id) + "): status " + Quote(status) +
+           " is not a clause verdict (expected PASS, FAIL or SKIP)");
+  }
+  verdict.status = *parsed;
+  const json& cases = Require(value, "cases", where);
+  if (!cases.is_array()) RejectType(cases, Join(where, "cases"), "an array");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (!cases[i].is_string())
+      RejectType(cases[i], Join(where, "cases") + "[" + std::to_string(i) + "]", "a string");
+    verdict.cases.push_back(cases[i].get<std::string>());
+  }
+  if (verdict.cases.empty()) Reject(where + " (" + Quote(verdict.id) + "): no cases");
+  return verdict;
+}
+
+// Rejects clause verdicts (as read) that differ from those the cases give.
+void CheckClauses(const std::vector<ClauseVerdict>& stored,
+                  const std::vector<ClauseVerdict>& derived) {
+  std::map<std::string, const ClauseVerdict*> expected;
+  for (const ClauseVerdict& verdict : derived) expected[verdict.id] = &verdict;
+  std::set<std::string> seen;
+  for (const ClauseVerdict& verdict : stored) {
+    const std::string name = "clause " + Quote(verdict.id);
+    if (!seen.insert(verdict.id).second) Reject(name + " appears twice in \"clauses\"");
+    auto it = expected.find(verdict.id);
+    if (it == expected.end()) Reject(name + " is in \"clauses\" but no case names it");
+    if (verdict.status != it->second->status) {
+      Reject(name + " is " + StatusName(verdict.status) + " but its cases give " +
+             StatusName(it->second->status));
+    }
+    std::vector<std::string> stored_cases = verdict.cases, derived_cases = it->second->cases;
+    std::sort(stored_cases.begin(), stored_cases.end());
+    std::sort(derived_cases.begin(), derived_cases.end());
+    if (stored_cases != derived_cases) Reject(name + " lists other cases than those naming it");
+  }
+  for (const ClauseVerdict& verdict : derived) {
+    if (!seen.contains(verdict.id))
+      Reject("clause " + Quote(verdict.id) + " is named by cases but missing from \"clauses\"");
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +376,17 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   CheckCount("errors", s.errors, counted.errors, "ERROR");
   CheckCount("timeouts", s.timeouts, counted.timeouts, "TIMEOUT");
   CheckCount("missed", s.missed, counted.missed, "MISS");
+
+  // Optional: files written before per-clause verdicts existed lack it. Either way the model
+  // gets the verdicts the cases give.
+  run.clauses = ClauseVerdicts(run.cases);
+  if (doc.contains("clauses")) {
+    const json& clauses = doc["clauses"];
+    if (!clauses.is_array()) RejectType(clauses, "clauses", "an array");
+    std::vector<ClauseVerdict> stored;
+    for (size_t i = 0; i < clauses.size(); ++i) stored.push_back(ClauseFromJson(clauses[i], i));
+    CheckClauses(stored, run.clauses);
+  }
   return run;
 }
 

@@ -7,8 +7,11 @@
 //                    "hostname", "start_time"},
 //    "summary": {"total", "passed", "failed", "skipped", "errors", "timeouts", "missed",
 //                "duration_s"},
-//    "cases": [{"id", "clause", "status", "reason", "duration_s", "log"}]}
-// "reason" is written for every status but PASS, "log" only when non-empty.
+//    "cases": [{"id", "clause", "status", "reason", "duration_s", "log"}],
+//    "clauses": [{"id", "status", "cases"}]}
+// "reason" is written for every status but PASS, "log" only when non-empty. "clauses" holds the
+// per-clause verdicts (ClauseVerdicts); readers accept files without it (written before it
+// existed).
 #pragma once
 
 #include <filesystem>
@@ -27,12 +30,12 @@ class ReportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The results.json document for `run`. The summary counts are recomputed from run.cases
-// (summary.duration_s is kept), schema_version is always kResultsSchemaVersion, strings are made
-// valid UTF-8 (see ToValidUtf8) and negative or non-finite durations are written as 0, so the
-// result always dumps. A non-PASS case with an empty reason gets "no reason recorded for
-// <STATUS>". (Schema checks on the values themselves, such as the id pattern or start_time being
-// RFC 3339, stay the caller's business.)
+// The results.json document for `run`. The summary counts and the clause verdicts are recomputed
+// from run.cases (summary.duration_s is kept, run.clauses is not read), schema_version is always
+// kResultsSchemaVersion, strings are made valid UTF-8 (see ToValidUtf8) and negative or non-finite
+// durations are written as 0, so the result always dumps. A non-PASS case with an empty reason gets
+// "no reason recorded for <STATUS>". (Schema checks on the values themselves, such as the id
+// pattern or start_time being RFC 3339, stay the caller's business.)
 nlohmann::json ToJson(const RunResult& run);
 // The pieces of ToJson, as the journal writes them one line at a time.
 nlohmann::json EnvironmentToJson(const Environment& environment);
@@ -43,8 +46,10 @@ std::string ToJsonText(const RunResult& run);
 
 // Inverse of ToJson. Throws ReportError on a schema_version other than kResultsSchemaVersion, a
 // missing or ill-typed field, a negative count or duration, an unknown status, a non-PASS case
-// without a reason, or summary counts that disagree with the cases. Unknown keys are ignored
-// (later writers may add fields without bumping the version).
+// without a reason, summary counts that disagree with the cases, or a "clauses" array that
+// differs from the verdicts the cases give (ignoring order). run.clauses is always
+// ClauseVerdicts(run.cases), also for a file without "clauses". Unknown keys are ignored (later
+// writers may add fields without bumping the version).
 RunResult RunResultFromJson(const nlohmann::json& json);
 
 // Replaces `path` with `content` so that readers see the old file or the whole new one, never a

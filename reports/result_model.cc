@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstddef>
+#include <map>
 
 namespace conform {
 
@@ -68,6 +69,26 @@ Summary CountSummary(const RunResult& run) {
     }
   }
   return s;
+}
+
+std::vector<ClauseVerdict> ClauseVerdicts(const std::vector<CaseResult>& cases) {
+  std::map<std::string, ClauseVerdict> by_clause;
+  for (const CaseResult& c : cases) {
+    if (c.clause.empty()) continue;
+    ClauseVerdict& verdict = by_clause[c.clause];
+    if (verdict.cases.empty()) {
+      verdict.id = c.clause;
+      verdict.status =
+          c.status == Status::kPass || c.status == Status::kSkip ? c.status : Status::kFail;
+    } else if (verdict.status != c.status) {
+      verdict.status = Status::kFail;  // a mix, or anything but PASS and SKIP
+    }
+    verdict.cases.push_back(c.id);
+  }
+  std::vector<ClauseVerdict> verdicts;
+  verdicts.reserve(by_clause.size());
+  for (auto& [id, verdict] : by_clause) verdicts.push_back(std::move(verdict));
+  return verdicts;
 }
 
 std::string ToValidUtf8(std::string_view text) {

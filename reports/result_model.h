@@ -28,6 +28,16 @@ struct CaseResult {
   std::string log;  // path of the case's captured output, relative to the output folder
 };
 
+// The verdict on one clause over the cases of a run that name it: PASS only when every one of
+// them passed, SKIP when every one was skipped, FAIL otherwise, which includes a case that
+// failed, errored, timed out or was missed, and a mix of PASS and SKIP (the clause was not shown
+// to hold in full).
+struct ClauseVerdict {
+  std::string id;                  // clause id
+  Status status = Status::kSkip;   // kPass, kSkip or kFail only
+  std::vector<std::string> cases;  // ids of the cases naming it, in run order; never empty
+};
+
 struct Environment {
   std::string kernel_release;
   std::string kernel_config_source;  // "/proc/config.gz", "/boot/config-…" or "unknown"
@@ -47,6 +57,8 @@ struct RunResult {
   Environment environment;
   Summary summary;
   std::vector<CaseResult> cases;
+  // One per clause named by a case, ordered by clause id (ClauseVerdicts(cases)).
+  std::vector<ClauseVerdict> clauses;
 };
 
 // Recomputes summary counts from cases (duration_s is left as it is).
@@ -54,6 +66,10 @@ void RecountSummary(RunResult& run);
 // run.summary with its counts recomputed from run.cases (duration_s copied); what the report
 // writers emit, so every format agrees with the cases whatever run.summary holds.
 Summary CountSummary(const RunResult& run);
+
+// The verdict on every clause the cases name (cases with an empty clause name none), ordered by
+// clause id; see ClauseVerdict for the rule.
+std::vector<ClauseVerdict> ClauseVerdicts(const std::vector<CaseResult>& cases);
 
 // `text` with every byte that is not part of a well-formed UTF-8 sequence (stray continuation
 // bytes, truncated or overlong sequences, surrogates, code points above U+10FFFF) replaced by

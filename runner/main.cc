@@ -1,5 +1,6 @@
 // netns-conform: runs the network-namespace conformance suite and writes its reports.
-// Exit status: 0 nothing failed, 1 a case failed/errored/timed out, 2 usage or infrastructure.
+// Exit status: 0 nothing failed, 1 a case failed/errored/timed out (for `clauses`: the catalogue
+// and the suite disagree), 2 usage or infrastructure.
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "reports/json_report.h"
+#include "runner/clauses_command.h"
 #include "runner/plan.h"
 #include "runner/run_command.h"
 #include "runner/sandbox.h"
@@ -63,6 +65,15 @@ int main(int argc, char** argv) {
                   "a physical NIC that is DOWN with no addresses, lent to the device-refund cases");
   run->add_option("--suite-binary", run_options.suite_binary, "the suite binary");
 
+  conform::ClausesOptions clauses_options;
+  auto* clauses = app.add_subcommand(
+      "clauses", "print clause coverage per document: covered, untestable, uncovered");
+  clauses->add_flag("--uncovered", clauses_options.uncovered,
+                    "also list every uncovered clause with its text");
+  clauses->add_flag("--json", clauses_options.json, "print JSON");
+  clauses->add_option("--suite-binary", clauses_options.suite_binary,
+                      "the suite binary (default: beside the runner)");
+
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
   auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
@@ -81,11 +92,12 @@ int main(int argc, char** argv) {
   }
 
   if (app.get_subcommands().empty())
-    return Fail("a subcommand is required: list or run (see --help)");
+    return Fail("a subcommand is required: list, run or clauses (see --help)");
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
     if (*list) return conform::ListCommand(filters, suite_binary, list_json);
+    if (*clauses) return conform::ClausesCommand(clauses_options);
     run_options.out_dir = out_dir;
     if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
     return conform::RunCommand(run_options);

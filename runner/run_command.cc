@@ -123,6 +123,7 @@ int RunCommand(const RunOptions& options) {
   });
   run.cases = std::move(outcome.results);
   RecountSummary(run);
+  run.clauses = ClauseVerdicts(run.cases);
   run.summary.duration_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

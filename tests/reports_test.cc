@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +56,7 @@ RunResult SampleRun() {
   };
   run.summary.duration_s = 31.5;
   RecountSummary(run);
+  run.clauses = ClauseVerdicts(run.cases);
   return run;
 }
 
@@ -83,6 +85,13 @@ void ExpectSameRun(const RunResult& a, const RunResult& b) {
     EXPECT_EQ(a.cases[i].reason, b.cases[i].reason);
     EXPECT_DOUBLE_EQ(a.cases[i].duration_s, b.cases[i].duration_s);
     EXPECT_EQ(a.cases[i].log, b.cases[i].log);
+  }
+  ASSERT_EQ(a.clauses.size(), b.clauses.size());
+  for (size_t i = 0; i < a.clauses.size(); ++i) {
+    SCOPED_TRACE("clause " + std::to_string(i));
+    EXPECT_EQ(a.clauses[i].id, b.clauses[i].id);
+    EXPECT_EQ(a.clauses[i].status, b.clauses[i].status);
+    EXPECT_EQ(a.clauses[i].cases, b.clauses[i].cases);
   }
 }
 
@@ -165,6 +174,65 @@ TEST(ResultModelTest, RecountSummaryCountsEveryStatusAndKeepsDuration) {
   EXPECT_EQ(run.summary.duration_s, 7.5);
 }
 
+// "CLAUSE=STATUS[case,case]" for each verdict, to compare whole lists at once.
+std::vector<std::string> Describe(const std::vector<ClauseVerdict>& verdicts) {
+  std::vector<std::string> lines;
+  for (const ClauseVerdict& v : verdicts) {
+    std::string line = v.id + "=" + StatusName(v.status) + "[";
+    for (size_t i = 0; i < v.cases.size(); ++i) line += (i ? "," : "") + v.cases[i];
+    lines.push_back(line + "]");
+  }
+  return lines;
+}
+
+TEST(ResultModelTest, ClauseVerdictsOfTheSampleRun) {
+  EXPECT_THAT(Describe(ClauseVerdicts(SampleRun().cases)),
+              ElementsAre("clone2.newnet.einval=FAIL[Unshare.Einval]",  // MISS
+                          "clone2.newnet.eperm=PASS[Unshare.Eperm/1]",
+                          "netns7.refund.initial-ns=FAIL[Device.Refund]",  // ERROR
+                          "netns7.refund.rename=FAIL[Device.Rename]",      // TIMEOUT
+                          "netns7.unix.abstract=SKIP[Unix.Abstract]",
+                          "netns7.veth.destroyed-with-ns=FAIL[Veth.DiesWithNs,Veth.PeerDies]"));
+}
+
+TEST(ResultModelTest, ClauseIsPassOnlyWhenAllPassSkipWhenAllSkipFailOtherwise) {
+  auto verdict_of = [](std::vector<Status> statuses) {
+    std::vector<CaseResult> cases;
+    for (size_t i = 0; i < statuses.size(); ++i)
+      cases.push_back({"S.C" + std::to_string(i), "c.x", statuses[i], "r", 0, ""});
+    const std::vector<ClauseVerdict> verdicts = ClauseVerdicts(cases);
+    EXPECT_EQ(verdicts.size(), 1u);
+    EXPECT_EQ(verdicts.front().cases.size(), statuses.size());
+    return verdicts.front().status;
+  };
+  using S = Status;
+  EXPECT_EQ(verdict_of({S::kPass}), S::kPass);
+  EXPECT_EQ(verdict_of({S::kPass, S::kPass, S::kPass}), S::kPass);
+  EXPECT_EQ(verdict_of({S::kSkip}), S::kSkip);
+  EXPECT_EQ(verdict_of({S::kSkip, S::kSkip}), S::kSkip);
+  EXPECT_EQ(verdict_of({S::kPass, S::kSkip}), S::kFail);  // a mix is not shown to hold in full
+  EXPECT_EQ(verdict_of({S::kSkip, S::kPass}), S::kFail);
+  for (Status bad : {S::kFail, S::kError, S::kTimeout, S::kMiss}) {
+    SCOPED_TRACE(StatusName(bad));
+    EXPECT_EQ(verdict_of({bad}), S::kFail);
+    EXPECT_EQ(verdict_of({S::kPass, bad, S::kPass}), S::kFail);
+    EXPECT_EQ(verdict_of({bad, S::kSkip}), S::kFail);
+    EXPECT_EQ(verdict_of({S::kSkip, bad}), S::kFail);
+  }
+}
+
+TEST(ResultModelTest, ClauseVerdictsOrderAndEmptyClauses) {
+  const std::vector<CaseResult> cases = {
+      {"B.Two", "z.last", Status::kPass, "", 0, ""},
+      {"A.One", "a.first", Status::kSkip, "s", 0, ""},
+      {"C.Three", "", Status::kFail, "names no clause", 0, ""},
+      {"A.Zero", "z.last", Status::kPass, "", 0, ""},
+  };
+  EXPECT_THAT(Describe(ClauseVerdicts(cases)),
+              ElementsAre("a.first=SKIP[A.One]", "z.last=PASS[B.Two,A.Zero]"));
+  EXPECT_TRUE(ClauseVerdicts({}).empty());
+}
+
 TEST(ResultModelTest, ToValidUtf8KeepsValidText) {
   const std::string text = "ascii \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x90\xA7 \t\n\x1b[0m";
   EXPECT_EQ(ToValidUtf8(text), text);
@@ -208,13 +276,97 @@ TEST(JsonReportTest, Layout) {
   EXPECT_EQ(fail["reason"], "Expected: false\nActual: true");
   EXPECT_EQ(fail["log"], "logs/Veth.PeerDies.txt");
   EXPECT_FALSE(doc["cases"][2].contains("log"));
+  ASSERT_EQ(doc["clauses"].size(), 6u);
+  EXPECT_EQ(doc["clauses"][5], nlohmann::json::parse(R"({"id": "netns7.veth.destroyed-with-ns",
+      "status": "FAIL", "cases": ["Veth.DiesWithNs", "Veth.PeerDies"]})"));
+  EXPECT_EQ(doc["clauses"][1]["status"], "PASS");
+  EXPECT_EQ(doc["clauses"][4]["status"], "SKIP");
 
   // The text form keeps the layout order.
   const std::string text = ToJsonText(SampleRun());
   EXPECT_LT(text.find("\"schema_version\""), text.find("\"environment\""));
   EXPECT_LT(text.find("\"environment\""), text.find("\"summary\""));
   EXPECT_LT(text.find("\"summary\""), text.find("\"cases\""));
+  EXPECT_LT(text.find("\"cases\""), text.find("\"clauses\""));
   EXPECT_EQ(text.back(), '\n');
+}
+
+// Like the summary, the verdicts in the file come from the cases, whatever run.clauses holds.
+TEST(JsonReportTest, ClauseVerdictsAreRecomputedFromCases) {
+  RunResult run = SampleRun();
+  run.clauses = {{"stale.clause", Status::kPass, {"Old.Case"}}};
+  const nlohmann::json doc = ToJson(run);
+  ASSERT_EQ(doc["clauses"].size(), 6u);
+  EXPECT_EQ(doc["clauses"][0]["id"], "clone2.newnet.einval");
+  run.cases.clear();
+  EXPECT_EQ(ToJson(run)["clauses"], nlohmann::json::array());
+}
+
+// Files written before per-clause verdicts existed have no "clauses": the reader derives them.
+TEST(JsonReportTest, ReadsFilesWithoutClauses) {
+  nlohmann::json doc = ToJson(SampleRun());
+  doc.erase("clauses");
+  const RunResult run = RunResultFromJson(doc);
+  ExpectSameRun(run, SampleRun());
+  EXPECT_EQ(run.clauses.size(), 6u);
+}
+
+TEST(JsonReportTest, AcceptsClausesInAnotherOrder) {
+  nlohmann::json doc = ToJson(SampleRun());
+  std::reverse(doc["clauses"].begin(), doc["clauses"].end());
+  std::reverse(doc["clauses"][0]["cases"].begin(), doc["clauses"][0]["cases"].end());
+  ExpectSameRun(RunResultFromJson(doc), SampleRun());
+}
+
+TEST(JsonReportTest, RejectsClausesThatDisagreeWithCases) {
+  const nlohmann::json good = ToJson(SampleRun());
+  struct Mutation {
+    std::string name;
+    void (*apply)(nlohmann::json&);
+    std::string expected;
+  };
+  const std::vector<Mutation> mutations = {
+      {"clauses object", [](nlohmann::json& d) { d["clauses"] = nlohmann::json::object(); },
+       "field \"clauses\" is an object, expected an array"},
+      {"clause not object", [](nlohmann::json& d) { d["clauses"][0] = "x"; },
+       "field \"clauses[0]\" is a string, expected an object"},
+      {"no id", [](nlohmann::json& d) { d["clauses"][0].erase("id"); },
+       "missing field \"clauses[0].id\""},
+      {"empty id", [](nlohmann::json& d) { d["clauses"][0]["id"] = ""; },
+       "clauses[0]: empty clause id"},
+      {"ERROR is a case status", [](nlohmann::json& d) { d["clauses"][0]["status"] = "ERROR"; },
+       "clauses[0] (\"clone2.newnet.einval\"): status \"ERROR\" is not a clause verdict"},
+      {"unknown status", [](nlohmann::json& d) { d["clauses"][0]["status"] = "OK"; },
+       "status \"OK\" is not a clause verdict"},
+      {"cases not array", [](nlohmann::json& d) { d["clauses"][1]["cases"] = "Unshare.Eperm/1"; },
+       "field \"clauses[1].cases\" is a string, expected an array"},
+      {"case not string", [](nlohmann::json& d) { d["clauses"][1]["cases"][0] = 1; },
+       "field \"clauses[1].cases[0]\" is a number, expected a string"},
+      {"no cases", [](nlohmann::json& d) { d["clauses"][1]["cases"] = nlohmann::json::array(); },
+       "clauses[1] (\"clone2.newnet.eperm\"): no cases"},
+      {"FAIL shown as PASS", [](nlohmann::json& d) { d["clauses"][5]["status"] = "PASS"; },
+       "clause \"netns7.veth.destroyed-with-ns\" is PASS but its cases give FAIL"},
+      {"MISS shown as SKIP", [](nlohmann::json& d) { d["clauses"][0]["status"] = "SKIP"; },
+       "clause \"clone2.newnet.einval\" is SKIP but its cases give FAIL"},
+      {"a case left out", [](nlohmann::json& d) { d["clauses"][5]["cases"].erase(1); },
+       "clause \"netns7.veth.destroyed-with-ns\" lists other cases than those naming it"},
+      {"a clause left out", [](nlohmann::json& d) { d["clauses"].erase(2); },
+       "clause \"netns7.refund.initial-ns\" is named by cases but missing from \"clauses\""},
+      {"a clause no case names",
+       [](nlohmann::json& d) {
+         d["clauses"].push_back(
+             {{"id", "x.y"}, {"status", "PASS"}, {"cases", {"Veth.DiesWithNs"}}});
+       },
+       "clause \"x.y\" is in \"clauses\" but no case names it"},
+      {"a clause twice", [](nlohmann::json& d) { d["clauses"].push_back(d["clauses"][1]); },
+       "clause \"clone2.newnet.eperm\" appears twice in \"clauses\""},
+  };
+  for (const Mutation& m : mutations) {
+    SCOPED_TRACE(m.name);
+    nlohmann::json doc = good;
+    m.apply(doc);
+    EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr(m.expected)));
+  }
 }
 
 TEST(JsonReportTest, SummaryIsRecountedAndBadValuesAreCleaned) {

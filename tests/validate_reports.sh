@@ -1,6 +1,7 @@
 #!/bin/bash
 # Checks the reports of one run: results.json against reports/results.schema.json (JSON Schema
-# draft 7, formats checked), junit.xml well-formed, and the JUnit totals equal to the JSON summary.
+# draft 7, formats checked) with its summary and clause verdicts agreeing with its cases,
+# junit.xml well-formed, and the JUnit totals equal to the JSON summary.
 #
 # usage: validate_reports.sh FOLDER [SCHEMA]
 #   FOLDER holds results.json and junit.xml; SCHEMA defaults to reports/results.schema.json of
@@ -65,9 +66,29 @@ for name, status in [("passed", "PASS"), ("failed", "FAIL"), ("skipped", "SKIP")
     counted[name] = sum(1 for c in cases if c["status"] == status)
 bad = [f"summary.{k} is {summary[k]}, cases hold {v}"
        for k, v in counted.items() if summary[k] != v]
+# The per-clause verdicts (optional) are those the cases give: PASS when all passed, SKIP when
+# all skipped, FAIL otherwise.
+if "clauses" in results:
+    named = {}
+    for c in cases:
+        if c["clause"]:
+            named.setdefault(c["clause"], []).append(c)
+    expected = {}
+    for clause, its_cases in named.items():
+        statuses = {c["status"] for c in its_cases}
+        verdict = "PASS" if statuses == {"PASS"} else "SKIP" if statuses == {"SKIP"} else "FAIL"
+        expected[clause] = (verdict, sorted(c["id"] for c in its_cases))
+    stored = {v["id"]: (v["status"], sorted(v["cases"])) for v in results["clauses"]}
+    if len(stored) != len(results["clauses"]):
+        bad.append("a clause appears twice in clauses")
+    for clause in sorted(set(expected) | set(stored)):
+        if stored.get(clause) != expected.get(clause):
+            bad.append(f"clauses: {clause} is {stored.get(clause)}, its cases give "
+                       f"{expected.get(clause)}")
 if bad:
     sys.exit(f"{results_path}: " + "; ".join(bad))
-print(f"{results_path}: valid (schema_version {results['schema_version']}, {len(cases)} cases)")
+print(f"{results_path}: valid (schema_version {results['schema_version']}, {len(cases)} cases, "
+      f"{len(results.get('clauses', []))} clause verdicts)")
 EOF
 
 # 2. junit.xml well-formed.
