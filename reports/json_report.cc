@@ -37,6 +37,15 @@ Json BuildEnvironment(const Environment& env) {
   environment["runner_version"] = ToValidUtf8(env.runner_version);
   environment["hostname"] = ToValidUtf8(env.hostname);
   environment["start_time"] = ToValidUtf8(env.start_time);
+  if (!env.vm_kernel.empty()) environment["vm_kernel"] = ToValidUtf8(env.vm_kernel);
+  if (!env.accelerator.empty()) environment["accelerator"] = ToValidUtf8(env.accelerator);
+  if (!env.machine.empty()) environment["machine"] = ToValidUtf8(env.machine);
+  if (env.boot_s > 0) environment["boot_s"] = CleanDuration(env.boot_s);
+  if (!env.kernel_problems.empty()) {
+    Json problems = Json::array();
+    for (const auto& line : env.kernel_problems) problems.push_back(ToValidUtf8(line));
+    environment["kernel_problems"] = std::move(problems);
+  }
   return environment;
 }
 
@@ -324,6 +333,8 @@ nlohmann::json EnvironmentToJson(const Environment& environment) {
 
 nlohmann::json CaseToJson(const CaseResult& result) { return BuildCase<nlohmann::json>(result); }
 
+CaseResult CaseResultFromJson(const nlohmann::json& json) { return CaseFromJson(json, 0); }
+
 std::string ToJsonText(const RunResult& run) {
   return BuildJson<nlohmann::ordered_json>(run).dump(2, ' ', false,
                                                      json::error_handler_t::replace) +
@@ -351,6 +362,14 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   run.environment.runner_version = GetString(env, "runner_version", "environment");
   run.environment.hostname = GetString(env, "hostname", "environment");
   run.environment.start_time = GetString(env, "start_time", "environment");
+  run.environment.vm_kernel = GetOptionalString(env, "vm_kernel", "environment");
+  run.environment.accelerator = GetOptionalString(env, "accelerator", "environment");
+  run.environment.machine = GetOptionalString(env, "machine", "environment");
+  if (env.contains("boot_s")) run.environment.boot_s = GetDuration(env, "boot_s", "environment");
+  if (env.contains("kernel_problems") && env.at("kernel_problems").is_array()) {
+    for (const auto& line : env.at("kernel_problems"))
+      if (line.is_string()) run.environment.kernel_problems.push_back(line.get<std::string>());
+  }
 
   const json& summary = RequireObject(doc, "summary", "");
   Summary& s = run.summary;

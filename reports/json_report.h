@@ -40,6 +40,8 @@ nlohmann::json ToJson(const RunResult& run);
 // The pieces of ToJson, as the journal writes them one line at a time.
 nlohmann::json EnvironmentToJson(const Environment& environment);
 nlohmann::json CaseToJson(const CaseResult& result);
+// Inverse of CaseToJson (a journal line); throws ReportError like RunResultFromJson.
+CaseResult CaseResultFromJson(const nlohmann::json& json);
 
 // ToJson(run) as text: keys in layout order (not alphabetical), 2-space indent, final newline.
 std::string ToJsonText(const RunResult& run);

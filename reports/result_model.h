@@ -45,6 +45,12 @@ struct Environment {
   std::string runner_version;
   std::string hostname;
   std::string start_time;  // RFC 3339 UTC
+  // The VM sandbox only; empty (0) elsewhere and then left out of results.json.
+  std::string vm_kernel;    // "debian-6.1-cloud", or the path of a user's kernel
+  std::string accelerator;  // "kvm" or "tcg"
+  std::string machine;      // "microvm", "q35"
+  double boot_s = 0;        // qemu start to the guest's init running
+  std::vector<std::string> kernel_problems;  // console/dmesg lines: panic, BUG, WARNING, Oops
 };
 
 struct Summary {

@@ -3,17 +3,17 @@
 // and the suite disagree), 2 usage or infrastructure.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "reports/json_report.h"
 #include "runner/clauses_command.h"
 #include "runner/plan.h"
 #include "runner/run_command.h"
 #include "runner/sandbox.h"
+#include "runner/vm_command.h"
 
 namespace {
 
@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   list->add_option("--suite-binary", suite_binary, "the suite binary (default: beside the runner)");
 
   conform::RunOptions run_options;
-  auto* run = app.add_subcommand("run", "run the cases, each in its own sandbox, and write reports");
-  run->add_option("--filter", run_options.filters, "only cases whose Suite.Case id matches this glob (repeatable)");
+  auto* run =
+      app.add_subcommand("run", "run the cases, each in its own sandbox, and write reports");
+  run->add_option("--filter", run_options.filters,
+                  "only cases whose Suite.Case id matches this glob (repeatable)");
   run->add_option("-j,--jobs", run_options.jobs, "cases run in parallel (default: CPU count)")
       ->check(CLI::Range(1, 256));
   // Not CLI::PositiveNumber: its message prints DBL_MAX in full.
@@ -64,6 +66,24 @@ int main(int argc, char** argv) {
   run->add_option("--spare-nic", spare_nic,
                   "a physical NIC that is DOWN with no addresses, lent to the device-refund cases");
   run->add_option("--suite-binary", run_options.suite_binary, "the suite binary");
+  conform::VmSelection vm;
+  auto* vm_name = run->add_option("--vm", vm.name,
+                                  "run in a disposable qemu guest booting this kernel (see "
+                                  "`netns-conform kernel list`)");
+  auto* vm_kernel = run->add_option("--vm-kernel", vm.kernel_path,
+                                    "run in a qemu guest booting this kernel image (bzImage, "
+                                    "vmlinuz or vmlinux)")
+                        ->check(CLI::ExistingFile);
+  vm_name->excludes(vm_kernel);
+  run->add_option("--vm-modules", vm.modules_dir, "modules of --vm-kernel (lib/modules/<release>)")
+      ->check(CLI::ExistingDirectory)
+      ->needs(vm_kernel);
+  run->add_option("--vm-config", vm.config_path, "the .config --vm-kernel was built from")
+      ->check(CLI::ExistingFile)
+      ->needs(vm_kernel);
+  run->add_option("--vm-machine", vm.machine, "qemu machine: microvm or q35 (default: by kernel)");
+  run->add_option("--vm-boot-timeout", vm.boot_timeout_s, "seconds for the guest to boot")
+      ->check(CLI::Range(1.0, 3600.0));
 
   conform::ClausesOptions clauses_options;
   auto* clauses = app.add_subcommand(
@@ -73,6 +93,18 @@ int main(int argc, char** argv) {
   clauses->add_flag("--json", clauses_options.json, "print JSON");
   clauses->add_option("--suite-binary", clauses_options.suite_binary,
                       "the suite binary (default: beside the runner)");
+
+  auto* kernel = app.add_subcommand("kernel", "kernels for the VM sandbox");
+  kernel->require_subcommand(1);
+  auto* kernel_list = kernel->add_subcommand("list", "what is cached and what can be fetched");
+  bool kernel_offline = false;
+  kernel_list->add_flag("--offline", kernel_offline, "do not ask apt what can be fetched");
+  auto* kernel_build =
+      kernel->add_subcommand("build", "build a kernel: no-netns (CONFIG_NET_NS=n)");
+  std::string build_name;
+  bool build_force = false;
+  kernel_build->add_option("name", build_name, "no-netns")->required();
+  kernel_build->add_flag("--force", build_force, "rebuild even when cached");
 
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
@@ -92,14 +124,17 @@ int main(int argc, char** argv) {
   }
 
   if (app.get_subcommands().empty())
-    return Fail("a subcommand is required: list, run or clauses (see --help)");
+    return Fail("a subcommand is required: list, run, clauses or kernel (see --help)");
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
     if (*list) return conform::ListCommand(filters, suite_binary, list_json);
     if (*clauses) return conform::ClausesCommand(clauses_options);
+    if (*kernel_list) return conform::KernelListCommand(!kernel_offline);
+    if (*kernel_build) return conform::KernelBuildCommand(build_name, build_force);
     run_options.out_dir = out_dir;
     if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
+    if (vm.chosen()) return conform::RunVmCommand(run_options, vm);
     return conform::RunCommand(run_options);
   } catch (const conform::UsageError& e) {
     return Fail(e.what());

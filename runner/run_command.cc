@@ -21,7 +21,6 @@
 #include "runner/spare_nic.h"
 
 namespace conform {
-namespace {
 
 std::string Rfc3339Now() {
   std::time_t now = std::time(nullptr);
@@ -36,18 +35,20 @@ std::string Hostname() {
   return buf;
 }
 
+namespace {
+
 Environment InPlaceEnvironment() {
   return Environment{KernelRelease(), RunningKernelConfig().source,
                      "inplace",       NETNS_CONFORM_VERSION,
                      Hostname(),      Rfc3339Now()};
 }
 
+}  // namespace
+
 std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given) {
   return given.empty() ? DefaultSuiteBinary() : given;
 }
 
-// Makes the output folder and proves it writable before any case starts; clears the reports of
-// an earlier run so that a run killed midway never leaves a stale results.json looking current.
 void PrepareOutDir(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -62,8 +63,6 @@ void PrepareOutDir(const std::filesystem::path& dir) {
     std::filesystem::remove(dir / stale, ec);
   std::filesystem::remove_all(dir / "logs", ec);
 }
-
-}  // namespace
 
 int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,
                 bool json) {

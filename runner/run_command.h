@@ -21,6 +21,15 @@ struct RunOptions {
 // Throws UsageError / InfrastructureError (exit status 2) before anything is written.
 int RunCommand(const RunOptions& options);
 
+// Shared by the in-place and VM runs.
+std::string Rfc3339Now();
+std::string Hostname();
+std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given);
+// Makes the output folder and proves it writable before any case starts; clears the reports of
+// an earlier run so that a run killed midway never leaves a stale results.json looking current.
+// Throws UsageError.
+void PrepareOutDir(const std::filesystem::path& dir);
+
 // `netns-conform list`
 int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,
                 bool json);

@@ -1,0 +1,227 @@
+#include "runner/vm_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "reports/json_report.h"
+#include "reports/junit_report.h"
+#include "runner/plan.h"
+#include "vm/error.h"
+#if __has_include("vm/kernel_build.h")
+#include "vm/kernel_build.h"
+#define HAVE_KERNEL_BUILD 1
+#endif
+#include "vm/kernel_cache.h"
+#include "vm/vm_run.h"
+
+namespace conform {
+namespace {
+
+volatile sig_atomic_t stop_signal = 0;
+void NoteStop(int sig) { stop_signal = sig; }
+
+// SIGINT/SIGTERM/SIGHUP stop the guest through should_stop; the reports are still written.
+void CatchStopSignals() {
+  struct sigaction action {};
+  action.sa_handler = NoteStop;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+}
+
+vm::Kernel ResolveKernel(const VmSelection& selection) {
+  if (!selection.kernel_path.empty()) {
+    return vm::UserKernel({selection.kernel_path, selection.modules_dir, selection.config_path});
+  }
+  vm::KernelCache cache;
+#ifdef HAVE_KERNEL_BUILD
+  if (selection.name == "no-netns") {
+    if (auto built = vm::CachedNoNetnsKernel(vm::KernelCache::DefaultCacheRoot())) return *built;
+    throw UsageError("kernel no-netns is not built yet: run `netns-conform kernel build no-netns`");
+  }
+#endif
+  return cache.Get(selection.name);
+}
+
+// Cases the guest reported while it ran keep their verdict; every other planned case is MISS.
+std::vector<CaseResult> MissingCases(const std::vector<PlannedCase>& plan,
+                                     const std::vector<std::string>& streamed,
+                                     const std::string& why) {
+  std::map<std::string, CaseResult> heard;
+  for (const auto& line : streamed) {
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.contains("status")) continue;
+    try {
+      CaseResult result = CaseResultFromJson(json);
+      heard[result.id] = result;
+    } catch (const ReportError&) {
+      // A cut-off line from a guest that died mid-write: that case is MISS like the rest.
+    }
+  }
+  std::vector<CaseResult> cases;
+  for (const auto& planned : plan) {
+    if (auto it = heard.find(planned.id); it != heard.end()) {
+      cases.push_back(it->second);
+      continue;
+    }
+    CaseResult missed;
+    missed.id = planned.id;
+    missed.clause = planned.clause;
+    missed.status = Status::kMiss;
+    missed.reason = why;
+    cases.push_back(missed);
+  }
+  return cases;
+}
+
+void DescribeVmEnvironment(Environment& env, const vm::VmRunResult& r, const VmSelection& sel) {
+  env.sandbox = "vm";
+  env.vm_kernel = sel.kernel_path.empty() ? sel.name : sel.kernel_path;
+  if (!r.kernel_release.empty()) env.kernel_release = r.kernel_release;
+  env.kernel_config_source = r.kernel_config.empty()
+                                 ? "unknown"
+                                 : r.kernel_config.string() + " (" + r.kernel_config_source + ")";
+  env.accelerator = r.accelerator;
+  env.machine = r.machine;
+  env.boot_s = r.boot_s;
+  env.kernel_problems = r.kernel_problems;
+}
+
+}  // namespace
+
+int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
+  if (geteuid() != 0)
+    throw UsageError("must run as root: the guest's kernel cache and the cases need it (euid " +
+                     std::to_string(geteuid()) + ")");
+  if (options.spare_nic)
+    throw UsageError("--spare-nic is for in-place runs: in the VM the guest's own NIC is lent");
+  if (!selection.machine.empty() && !vm::ParseMachine(selection.machine))
+    throw UsageError("--vm-machine must be microvm or q35, not '" + selection.machine + "'");
+  const auto suite_binary = SuiteBinaryOrDefault(options.suite_binary);
+  // The plan on the host: it checks --filter before any boot, and names the cases a guest that
+  // dies would leave unheard.
+  const auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  const auto out_dir = std::filesystem::absolute(options.out_dir);
+
+  vm::Kernel kernel;
+  try {
+    kernel = ResolveKernel(selection);
+  } catch (const vm::VmError& e) {
+    throw UsageError(e.what());
+  }
+  PrepareOutDir(out_dir);
+
+  vm::VmRunOptions run;
+  run.kernel = kernel;
+  run.runner_binary = std::filesystem::read_symlink("/proc/self/exe");
+  run.suite_binary = suite_binary;
+  for (const auto& filter : options.filters) {
+    run.runner_args.push_back("--filter");
+    run.runner_args.push_back(filter);
+  }
+  if (options.jobs > 0) run.runner_args.push_back("-j" + std::to_string(options.jobs));
+  run.runner_args.push_back("--timeout=" + std::to_string(options.timeout_s));
+  run.out_dir = out_dir;
+  if (!selection.machine.empty()) run.machine = vm::ParseMachine(selection.machine);
+  run.boot_timeout = std::chrono::milliseconds(static_cast<long>(selection.boot_timeout_s * 1000));
+  // Every case at its full timeout, two at a time, plus boot and slack: a generous watchdog that
+  // still ends a guest that hangs outside any case.
+  run.run_timeout = run.boot_timeout + std::chrono::seconds(120) +
+                    std::chrono::milliseconds(static_cast<long>(
+                        options.timeout_s * 1000 * static_cast<double>(plan.size()) / 2));
+  CatchStopSignals();
+  run.should_stop = [] { return stop_signal != 0; };
+  run.log = [](const std::string& line) { std::fprintf(stderr, "vm: %s\n", line.c_str()); };
+
+  const auto start = std::chrono::steady_clock::now();
+  vm::VmRunResult result;
+  try {
+    result = vm::RunSuiteInVm(run);
+  } catch (const vm::VmError& e) {
+    throw InfrastructureError(e.what());
+  }
+
+  RunResult report;
+  if (result.outcome == vm::VmOutcome::kCompleted) {
+    report = ReadResultsFile(out_dir / "results.json");
+  } else {
+    report.environment.runner_version = NETNS_CONFORM_VERSION;
+    report.environment.hostname = Hostname();
+    report.environment.start_time = Rfc3339Now();
+    std::string why =
+        std::string("VM run ") + vm::VmOutcomeName(result.outcome) + ": " + result.failure;
+    if (!result.console_tail.empty()) why += "\n--- console tail ---\n" + result.console_tail;
+    report.cases = MissingCases(plan, result.streamed_journal, why);
+  }
+  DescribeVmEnvironment(report.environment, result, selection);
+  RecountSummary(report);
+  report.clauses = ClauseVerdicts(report.cases);
+  report.summary.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WriteResultsFile(out_dir / "results.json", report);
+  WriteFileAtomically(out_dir / "junit.xml", ToJUnitXml(report));
+
+  const Summary& s = report.summary;
+  std::fprintf(stderr,
+               "%d cases: %d passed, %d failed, %d skipped, %d errors, %d timeouts, %d missed "
+               "in %.2fs (kernel %s, %s/%s, boot %.2fs)\n",
+               s.total, s.passed, s.failed, s.skipped, s.errors, s.timeouts, s.missed, s.duration_s,
+               report.environment.kernel_release.c_str(), result.machine.c_str(),
+               result.accelerator.c_str(), result.boot_s);
+  for (const auto& problem : result.kernel_problems)
+    std::fprintf(stderr, "kernel problem: %s\n", problem.c_str());
+  std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml, console: %s\n", out_dir.c_str(),
+               out_dir.c_str(), result.console_log.c_str());
+  if (result.outcome != vm::VmOutcome::kCompleted) {
+    std::fprintf(stderr, "netns-conform: VM run %s: %s\n", vm::VmOutcomeName(result.outcome),
+                 result.failure.c_str());
+    return 2;
+  }
+  if (result.runner_status == 2) return 2;
+  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+}
+
+int KernelListCommand(bool query_apt) {
+  vm::KernelCache cache;
+  std::printf("%-18s %-8s %-10s %s\n", "NAME", "CACHED", "FETCHABLE", "PACKAGE / NOTE");
+  for (const auto& entry : cache.List(query_apt)) {
+    std::string package = entry.cached ? entry.cached_package + " " + entry.cached_version
+                                       : entry.candidate_package + " " + entry.candidate_version;
+    if (!entry.note.empty()) package += " (" + entry.note + ")";
+    std::printf("%-18s %-8s %-10s %s\n", entry.name.c_str(), entry.cached ? "yes" : "no",
+                entry.fetchable ? "yes" : (query_apt ? "no" : "?"), package.c_str());
+  }
+#ifdef HAVE_KERNEL_BUILD
+  if (!vm::CachedNoNetnsKernel(vm::KernelCache::DefaultCacheRoot()))
+#endif
+    std::printf("%-18s %-8s %-10s %s\n", "no-netns", "no", "build",
+                "CONFIG_NET_NS=n, built from linux-source: `netns-conform kernel build no-netns`");
+  return 0;
+}
+
+int KernelBuildCommand(const std::string& name, bool force) {
+  if (name != "no-netns")
+    throw UsageError("only `kernel build no-netns` is known, not '" + name + "'");
+  if (geteuid() != 0)
+    throw UsageError("must run as root (it installs build packages and writes the cache)");
+#ifndef HAVE_KERNEL_BUILD
+  (void)force;
+  throw InfrastructureError("this build has no kernel builder");
+#else
+  try {
+    vm::Kernel kernel = vm::BuildNoNetnsKernel(
+        vm::KernelCache::DefaultCacheRoot(),
+        [](const std::string& line) { std::fprintf(stderr, "build: %s\n", line.c_str()); }, force);
+    std::printf("no-netns: %s (%s)\n", kernel.release.c_str(), kernel.image.c_str());
+  } catch (const vm::VmError& e) {
+    throw InfrastructureError(e.what());
+  }
+  return 0;
+#endif
+}
+
+}  // namespace conform

@@ -1,0 +1,32 @@
+// `netns-conform run --vm NAME | --vm-kernel PATH`: the whole suite inside a disposable qemu
+// guest booting the chosen kernel, with the same reports as in place; and `netns-conform kernel`.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "runner/run_command.h"
+
+namespace conform {
+
+struct VmSelection {
+  std::string name;         // a kernel of `netns-conform kernel list` (--vm)
+  std::string kernel_path;  // or a user's kernel (--vm-kernel), with optional
+  std::string modules_dir;  //   --vm-modules
+  std::string config_path;  //   --vm-config
+  std::string machine;      // "", "microvm" or "q35"
+  double boot_timeout_s = 60;
+
+  bool chosen() const { return !name.empty() || !kernel_path.empty(); }
+};
+
+// Exit status as RunCommand's; 2 also when the guest never delivered results (the reports are
+// still written, every case not heard from as MISS with the reason and the console's tail).
+int RunVmCommand(const RunOptions& options, const VmSelection& vm);
+
+// `netns-conform kernel list`
+int KernelListCommand(bool query_apt);
+// `netns-conform kernel build no-netns`
+int KernelBuildCommand(const std::string& name, bool force);
+
+}  // namespace conform
