@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,10 @@ void Check(int rc, const char* step) {
   // sandbox-exec may have died before the prctl: then its end of the lifeline is closed.
   pollfd lifeline{lifeline_fd, POLLIN, 0};
   if (poll(&lifeline, 1, 0) != 0) _exit(kSandboxSetupFailed);
+  // Held open across the mounts below: the private /tmp would hide a program that lives under
+  // /tmp (a checkout there, say), so the case is started from this fd, not from its path.
+  const int program_fd =
+      argv[0].find('/') == std::string::npos ? -1 : open(argv[0].c_str(), O_PATH | O_CLOEXEC);
   // A /proc of this PID namespace (so that getpid() and /proc/<pid> agree), a sysfs tagged with
   // the case's netns (so /sys/class/net shows the case's devices, not the host's), private /tmp
   // and /run/netns.
@@ -55,7 +60,11 @@ void Check(int rc, const char* step) {
     args.reserve(argv.size() + 1);
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
-    execvp(args[0], args.data());
+    if (program_fd >= 0) {
+      syscall(SYS_execveat, program_fd, "", args.data(), environ, AT_EMPTY_PATH);
+    } else {
+      execvp(args[0], args.data());
+    }
     std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
   }
