@@ -7,9 +7,10 @@
 //      runner starts a case, the runner's bare start-up (`netns-conform --version`), the suite
 //      binary running no test (alone, and inside sandbox-exec), the same with posix_spawn, and the
 //      same sandbox made by one clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID) from this process
-//      (no runner exec), also vfork-style (CLONE_VM|CLONE_VFORK, no page-table copy);
+//      whose init posix_spawn()s the case as PID 2 (no runner exec, no middle process);
 //   3. the sandbox-exec stages replayed in a forked child (unshare, fork of the case init, mounts,
-//      exec, pid-namespace exit, sandbox exit) with a timestamp between each;
+//      fork of the case as PID 2, its exec and exit, the init's exit, the sandbox's exit) with a
+//      timestamp between each;
 //   4. the real runner on the full suite (`netns-conform run --out DIR -j 1`, then the runner's
 //      default -j, alternating): whole-suite wall time, and per started case the runner-measured
 //      duration_s minus the case's own gtest time, read from the "[       OK ] Suite.Case (N ms)"
@@ -20,10 +21,8 @@
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,15 +132,6 @@ std::string Join(const std::vector<std::string>& argv) {
   return text;
 }
 
-void RedirectStdioToNull() {
-  const int null_fd = open("/dev/null", O_RDWR);
-  if (null_fd < 0) return;
-  dup2(null_fd, STDIN_FILENO);
-  dup2(null_fd, STDOUT_FILENO);
-  dup2(null_fd, STDERR_FILENO);
-  if (null_fd > STDERR_FILENO) close(null_fd);
-}
-
 int WaitStatus(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
@@ -198,51 +188,27 @@ LaunchOnce BoostLaunch(const std::vector<std::string>& argv,
   };
 }
 
-// The sandbox without the runner exec and without the middle process: one
-// clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID) whose child is pid 1 of the new pid namespace,
-// makes the sandbox mounts and execs the command. What a case would cost if the runner made the
-// sandbox itself instead of exec'ing `netns-conform sandbox-exec`.
-LaunchOnce DirectCloneLaunch(const std::vector<std::string>& argv) {
-  return [argv] {
-    std::vector<char*> args = ArgvPointers(argv);
-    const auto start = Clock::now();
-    clone_args cl{};
-    cl.flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID;
-    cl.exit_signal = SIGCHLD;
-    const long pid = syscall(SYS_clone3, &cl, sizeof(cl));
-    if (pid < 0) throw conform::SystemError("clone3(NEWNS|NEWNET|NEWPID)", errno);
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (!conform::MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/true).empty()) _exit(125);
-      RedirectStdioToNull();
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    const int status = WaitStatus(static_cast<pid_t>(pid));
-    const double elapsed = MsSince(start);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      throw std::runtime_error("clone3 sandbox of " + Join(argv) + " failed (wait status " +
-                               std::to_string(status) + ")");
-    return elapsed;
-  };
-}
-
 extern "C" char** environ;
 
-// posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table copy), stdio on /dev/null.
+// Spawns argv with posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table copy) and
+// stdio on /dev/null; returns its pid.
+pid_t PosixSpawn(std::vector<char*>& args) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
+  pid_t pid = -1;
+  const int err = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) throw conform::SystemError(std::string("posix_spawn ") + args[0], err);
+  return pid;
+}
+
 LaunchOnce PosixSpawnLaunch(const std::vector<std::string>& argv) {
   return [argv] {
     std::vector<char*> args = ArgvPointers(argv);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
-      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
     const auto start = Clock::now();
-    pid_t pid = -1;
-    const int err = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) throw conform::SystemError("posix_spawn " + argv.front(), err);
-    const int status = WaitStatus(pid);
+    const int status = WaitStatus(PosixSpawn(args));
     const double elapsed = MsSince(start);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
       throw std::runtime_error(Join(argv) + " failed (wait status " + std::to_string(status) + ")");
@@ -250,60 +216,40 @@ LaunchOnce PosixSpawnLaunch(const std::vector<std::string>& argv) {
   };
 }
 
-// The child side of VforkCloneLaunch. It shares the parent's memory until execve, so it makes
-// only raw system calls: no allocation, no setenv (the parent prepared argv and envp).
-struct VforkChildArgs {
-  char** argv;
-  char** envp;
-};
-
-int VforkSandboxChild(void* raw) {
-  const auto* args = static_cast<const VforkChildArgs*>(raw);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The mounts of fixtures/sandbox_mounts.cc's MakeSandboxMounts, without its setenv.
-  struct stat st {};
-  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
-      mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 ||
-      mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
-    _exit(125);
-  if (stat("/run/netns", &st) != 0 || !S_ISDIR(st.st_mode)) {
-    if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0 ||
-        mkdir("/run/netns", 0755) != 0)
-      _exit(125);
-  }
-  if (mount("tmpfs", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) _exit(125);
-  const int null_fd = open("/dev/null", O_RDWR);
-  if (null_fd >= 0) {
-    dup2(null_fd, STDIN_FILENO);
-    dup2(null_fd, STDOUT_FILENO);
-    dup2(null_fd, STDERR_FILENO);
-  }
-  execve(args->argv[0], args->argv, args->envp);
-  _exit(127);
-}
-
-// The sandbox made by one clone(CLONE_VM|CLONE_VFORK|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID):
-// no runner exec, no middle process and, unlike fork, no copy of the parent's page tables.
-LaunchOnce VforkCloneLaunch(const std::vector<std::string>& argv) {
+// The same sandbox as sandbox-exec (case init as PID 1 of fresh mount, net and PID namespaces,
+// the sandbox mounts, the case as PID 2, reaped by the init) made without exec'ing the runner
+// and without the middle process: one clone3(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID) from this
+// process makes the init, which posix_spawn()s the case.
+LaunchOnce DirectCloneLaunch(const std::vector<std::string>& argv) {
   return [argv] {
     std::vector<char*> args = ArgvPointers(argv);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back(std::string(conform::kInSandboxEnv) + "=1");
-    std::vector<char*> envp = ArgvPointers(env_strings);
-    VforkChildArgs child_args{args.data(), envp.data()};
-    constexpr size_t kStackSize = 64 * 1024;
-    std::vector<char> stack(kStackSize);
     const auto start = Clock::now();
-    const pid_t pid = clone(
-        VforkSandboxChild, stack.data() + stack.size(),
-        CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | SIGCHLD, &child_args);
-    if (pid < 0) throw conform::SystemError("clone(CLONE_VM|CLONE_VFORK|namespaces)", errno);
-    const int status = WaitStatus(pid);
+    clone_args cl{};
+    cl.flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID;
+    cl.exit_signal = SIGCHLD;
+    const long init = syscall(SYS_clone3, &cl, sizeof(cl));
+    if (init < 0) throw conform::SystemError("clone3(NEWNS|NEWNET|NEWPID)", errno);
+    if (init == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (!conform::MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/true).empty()) _exit(125);
+      pid_t child = -1;
+      try {
+        child = PosixSpawn(args);
+      } catch (...) {
+        _exit(126);
+      }
+      for (;;) {  // reap everything; end with the case
+        int status = 0;
+        const pid_t reaped = waitpid(-1, &status, 0);
+        if (reaped < 0 && errno == EINTR) continue;
+        if (reaped < 0) _exit(124);
+        if (reaped == child) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+      }
+    }
+    const int status = WaitStatus(static_cast<pid_t>(init));
     const double elapsed = MsSince(start);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      throw std::runtime_error("vfork-style sandbox of " + Join(argv) + " failed (wait status " +
+      throw std::runtime_error("clone3 sandbox of " + Join(argv) + " failed (wait status " +
                                std::to_string(status) + ")");
     return elapsed;
   };
@@ -341,22 +287,23 @@ void RunRoundRobin(std::vector<Launch>& launches, int rounds) {
 
 // ---- 3. the sandbox-exec stages, replayed ------------------------------------------------------
 
-// Timestamps (CLOCK_MONOTONIC, ms) written by the two forked processes into shared memory.
+// Timestamps (CLOCK_MONOTONIC, ms) written by the forked processes into shared memory.
 struct StageClock {
   double sandbox_start;  // first instruction of the forked "sandbox-exec" process
   double unshared;       // after unshare(CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID)
-  double init_start;     // first instruction of the case init (pid 1 of the new pid ns)
+  double init_start;     // first instruction of the case init (PID 1 of the new PID namespace)
   double mounted;        // after MakeSandboxMounts (fresh /proc and /sys, tmpfs /tmp, /run/netns)
-  double init_reaped;    // the sandbox's waitpid of the init (the exec'd command) returned
+  double case_start;     // first instruction of the case (PID 2), before its exec
+  double case_reaped;    // the init's waitpid of the case (the exec'd /bin/true) returned
+  double init_reaped;    // the sandbox's waitpid of the init returned
   int failed;            // non-zero: the replay could not set up (errno)
 };
 
-const char* const kStageNames[] = {"fork of the sandbox process (to it running)",
-                                   "unshare(NEWNS|NEWNET|NEWPID)",
-                                   "fork of the case init (to it running)",
-                                   "sandbox mounts",
-                                   "exec /bin/true .. init reaped",
-                                   "sandbox exit .. reaped (incl. ns teardown)"};
+const char* const kStageNames[] = {
+    "fork of the sandbox process (to it running)", "unshare(NEWNS|NEWNET|NEWPID)",
+    "fork of the case init (to it running)",       "sandbox mounts",
+    "fork of the case, PID 2 (to it running)",     "exec /bin/true .. reaped by the init",
+    "init exit .. reaped by the sandbox",          "sandbox exit .. reaped (incl. ns teardown)"};
 
 // Replays runner/sandbox.cc's SandboxExec with a timestamp between the stages, minus the exec
 // of the runner binary itself (measured separately as `netns-conform --version`). The fork
@@ -391,9 +338,19 @@ std::vector<std::pair<std::string, Stats>> SandboxStages(int runs) {
           _exit(1);
         }
         clock->mounted = MonotonicMs();
-        execl("/bin/true", "/bin/true", static_cast<char*>(nullptr));
-        clock->failed = errno;
-        _exit(127);
+        const pid_t child = fork();
+        if (child < 0) _exit(1);
+        if (child == 0) {
+          clock->case_start = MonotonicMs();
+          execl("/bin/true", "/bin/true", static_cast<char*>(nullptr));
+          clock->failed = errno;
+          _exit(127);
+        }
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+        }
+        clock->case_reaped = MonotonicMs();
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
       }
       int status = 0;
       while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
@@ -411,6 +368,8 @@ std::vector<std::pair<std::string, Stats>> SandboxStages(int runs) {
                             clock->unshared,
                             clock->init_start,
                             clock->mounted,
+                            clock->case_start,
+                            clock->case_reaped,
                             clock->init_reaped,
                             end};
     for (size_t s = 0; s < samples.size(); ++s) samples[s].push_back(marks[s + 1] - marks[s]);
@@ -571,13 +530,10 @@ int main(int argc, char** argv) {
       launches.push_back({"posix_spawn_sandbox_exec_suite_no_test",
                           "sandbox-exec -- suite (no test), posix_spawn", Join(sandboxed_suite),
                           PosixSpawnLaunch(sandboxed_suite)});
-      launches.push_back({"direct_clone3_suite_no_test", "clone3 sandbox, no runner exec: suite",
-                          "clone3(NEWNS|NEWNET|NEWPID) + mounts + exec " + Join(suite_no_test),
+      launches.push_back({"direct_clone3_suite_no_test", "clone3 init + posix_spawn case: suite",
+                          "clone3(NEWNS|NEWNET|NEWPID) init, mounts, posix_spawn " +
+                              Join(suite_no_test) + " as PID 2",
                           DirectCloneLaunch(suite_no_test)});
-      launches.push_back(
-          {"vfork_clone_suite_no_test", "vfork-style clone sandbox: suite",
-           "clone(VM|VFORK|NEWNS|NEWNET|NEWPID) + mounts + exec " + Join(suite_no_test),
-           VforkCloneLaunch(suite_no_test)});
     }
     RunRoundRobin(launches, launch_runs);
     std::map<std::string, double> median;
@@ -610,10 +566,8 @@ int main(int argc, char** argv) {
       derive(
           "saved_by_posix_spawn_ms", "sandbox-exec suite: Boost.Process - posix_spawn",
           median["sandbox_exec_suite_no_test"] - median["posix_spawn_sandbox_exec_suite_no_test"]);
-      derive("saved_by_direct_clone3_ms", "sandbox-exec suite - clone3 sandbox suite",
+      derive("saved_by_direct_clone3_ms", "sandbox-exec suite - clone3 init + posix_spawn",
              median["sandbox_exec_suite_no_test"] - median["direct_clone3_suite_no_test"]);
-      derive("saved_by_vfork_clone_ms", "sandbox-exec suite - vfork-style clone sandbox",
-             median["sandbox_exec_suite_no_test"] - median["vfork_clone_suite_no_test"]);
     }
     report["medians_compared"] = derived;
 
