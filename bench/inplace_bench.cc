@@ -13,8 +13,8 @@
 //      timestamp between each;
 //   4. the real runner on the full suite (`netns-conform run --out DIR -j 1`, then the runner's
 //      default -j, alternating): whole-suite wall time, and per started case the runner-measured
-//      duration_s minus the case's own gtest time, read from the "[       OK ] Suite.Case (N ms)"
-//      (or FAILED / SKIPPED) line of its log.
+//      duration_s minus the case's own time (case_s, measured by the suite binary; else read
+//      from the "[       OK ] Suite.Case (N ms)" (or FAILED / SKIPPED) line of its log).
 // Everything that creates namespaces does so in a child process or a thread that dies with them.
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -402,7 +402,7 @@ struct SuiteRun {
   double wall_s = 0;
   double runner_duration_s = 0;  // summary.duration_s as the runner measured it
   conform::Summary summary;
-  std::vector<double> overhead_ms;      // per measured case: duration_s*1000 - gtest ms
+  std::vector<double> overhead_ms;      // per measured case: duration_s - case_s, in ms
   std::vector<double> case_ms;          // runner-measured duration of the same cases
   std::vector<std::string> unmeasured;  // started cases whose log has no gtest time line
 };
@@ -427,7 +427,10 @@ SuiteRun RunSuite(const fs::path& runner, const fs::path& out, int jobs) {
   run.summary = result.summary;
   for (const auto& c : result.cases) {
     if (c.log.empty()) continue;  // skipped by the planner: never started, nothing to measure
-    auto own = GtestCaseMs(out / c.log, c.id);
+    // The suite's own microsecond measurement (case_s) where the runner recorded it; gtest's
+    // whole-millisecond log line otherwise.
+    auto own =
+        c.case_s > 0 ? std::optional<double>(c.case_s * 1000) : GtestCaseMs(out / c.log, c.id);
     if (!own) {
       run.unmeasured.push_back(c.id + " (" + conform::StatusName(c.status) + ")");
       continue;
@@ -512,6 +515,12 @@ int main(int argc, char** argv) {
     const std::vector<std::string> version_argv = {runner.string(), "--version"};
     const std::vector<std::string> sandboxed_true = {runner.string(), "sandbox-exec", "--",
                                                      "/bin/true"};
+    // The static per-case launcher the runner uses when it is beside it (runner/sandbox_main.cc).
+    const fs::path launcher = runner.parent_path() / "netns-conform-sandbox";
+    const bool has_launcher = fs::exists(launcher);
+    const std::vector<std::string> launcher_true = {launcher.string(), "--", "/bin/true"};
+    std::vector<std::string> launcher_suite = {launcher.string(), "--"};
+    launcher_suite.insert(launcher_suite.end(), suite_no_test.begin(), suite_no_test.end());
     std::vector<Launch> launches;
     launches.push_back({"spawn_true", "/bin/true", Join(true_argv), BoostLaunch(true_argv)});
     launches.push_back({"posix_spawn_true", "/bin/true with posix_spawn", Join(true_argv),
@@ -520,6 +529,12 @@ int main(int argc, char** argv) {
                         BoostLaunch(version_argv)});
     launches.push_back({"sandbox_exec_true", "netns-conform sandbox-exec -- /bin/true",
                         Join(sandboxed_true), BoostLaunch(sandboxed_true)});
+    if (has_launcher)
+      launches.push_back({"launcher_true", "netns-conform-sandbox -- /bin/true",
+                          Join(launcher_true), BoostLaunch(launcher_true)});
+    if (has_suite && has_launcher)
+      launches.push_back({"launcher_suite_no_test", "netns-conform-sandbox -- suite (no test)",
+                          Join(launcher_suite), BoostLaunch(launcher_suite)});
     if (has_suite) {
       // With the sandbox variable set the suite makes no sandbox of its own; it runs no test.
       launches.push_back({"suite_startup_no_test", "suite alone (no test, no sandbox)",
@@ -560,6 +575,9 @@ int main(int argc, char** argv) {
            median["runner_startup"] - median["spawn_true"]);
     derive("boost_fork_over_posix_spawn_ms", "/bin/true: Boost.Process - posix_spawn",
            median["spawn_true"] - median["posix_spawn_true"]);
+    if (has_launcher)
+      derive("launcher_cost_ms", "netns-conform-sandbox /bin/true - /bin/true",
+             median["launcher_true"] - median["spawn_true"]);
     if (has_suite) {
       derive("suite_startup_cost_ms", "suite alone (no test) - /bin/true",
              median["suite_startup_no_test"] - median["spawn_true"]);
@@ -584,12 +602,13 @@ int main(int argc, char** argv) {
       bool made_dir = false;
       const fs::path dir = MakeWorkDir(work_dir, made_dir);
       report["overhead_source"] =
-          "per started case: results.json duration_s minus the gtest time on the case log's "
+          "per started case: results.json duration_s minus the case's own time (case_s, else the "
+          "gtest time on the case log's "
           "'[ OK|FAILED|SKIPPED ] Suite.Case (N ms)' line (gtest truncates to whole ms, so each "
           "overhead is good to about +1 ms)";
       std::printf(
           "\nfull suite through the runner, -j 1 and -j default alternating\n"
-          "(per-case overhead = results.json duration_s - the case's gtest time):\n");
+          "(per-case overhead = results.json duration_s - the case's own time, case_s):\n");
       struct Setting {
         int jobs;
         std::string name;

@@ -41,6 +41,8 @@ Json BuildEnvironment(const Environment& env) {
   if (!env.accelerator.empty()) environment["accelerator"] = ToValidUtf8(env.accelerator);
   if (!env.machine.empty()) environment["machine"] = ToValidUtf8(env.machine);
   if (env.boot_s > 0) environment["boot_s"] = CleanDuration(env.boot_s);
+  if (!env.vm_guest.empty()) environment["vm_guest"] = ToValidUtf8(env.vm_guest);
+  if (env.vm_guest_run > 0) environment["vm_guest_run"] = env.vm_guest_run;
   if (!env.kernel_problems.empty()) {
     Json problems = Json::array();
     for (const auto& line : env.kernel_problems) problems.push_back(ToValidUtf8(line));
@@ -63,7 +65,10 @@ Json BuildCase(const CaseResult& c) {
                           : ToValidUtf8(c.reason);
   }
   entry["duration_s"] = CleanDuration(c.duration_s);
+  if (c.case_s > 0) entry["case_s"] = CleanDuration(c.case_s);
   if (!c.log.empty()) entry["log"] = ToValidUtf8(c.log);
+  if (!c.tool.empty()) entry["tool"] = ToValidUtf8(c.tool);
+  if (!c.tool_version.empty()) entry["tool_version"] = ToValidUtf8(c.tool_version);
   return entry;
 }
 
@@ -212,7 +217,10 @@ CaseResult CaseFromJson(const json& value, size_t index) {
     Reject(where + " (" + Quote(c.id) + "): status " + status + " needs a non-empty \"reason\"");
   }
   c.duration_s = GetDuration(value, "duration_s", where);
+  if (value.contains("case_s")) c.case_s = GetDuration(value, "case_s", where);
   c.log = GetOptionalString(value, "log", where);
+  c.tool = GetOptionalString(value, "tool", where);
+  c.tool_version = GetOptionalString(value, "tool_version", where);
   return c;
 }
 
@@ -366,6 +374,9 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   run.environment.accelerator = GetOptionalString(env, "accelerator", "environment");
   run.environment.machine = GetOptionalString(env, "machine", "environment");
   if (env.contains("boot_s")) run.environment.boot_s = GetDuration(env, "boot_s", "environment");
+  run.environment.vm_guest = GetOptionalString(env, "vm_guest", "environment");
+  if (env.contains("vm_guest_run"))
+    run.environment.vm_guest_run = GetCount(env, "vm_guest_run", "environment");
   if (env.contains("kernel_problems") && env.at("kernel_problems").is_array()) {
     for (const auto& line : env.at("kernel_problems"))
       if (line.is_string()) run.environment.kernel_problems.push_back(line.get<std::string>());

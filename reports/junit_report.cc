@@ -249,6 +249,8 @@ void AppendCase(const CaseResult& c, const std::string& classname, std::string& 
   xml += "      <properties>\n";
   xml += Property("        ", "clause", c.clause);
   if (!c.log.empty()) xml += Property("        ", "log", c.log);
+  if (!c.tool.empty()) xml += Property("        ", "tool", c.tool);
+  if (!c.tool_version.empty()) xml += Property("        ", "tool_version", c.tool_version);
   xml += "      </properties>\n";
   const std::string reason =
       c.reason.empty() ? std::string("no reason recorded for ") + StatusName(c.status) : c.reason;
@@ -300,7 +302,9 @@ std::string ToJUnitXml(const RunResult& run) {
     xml += Property("      ", "runner_version", env.runner_version);
     xml += Property("      ", "start_time", env.start_time);
     xml += "    </properties>\n";
-    for (const CaseResult* c : suite.cases) AppendCase(*c, class_prefix + suite.name, xml);
+    // A tool scenario runs once per tool: the tool in the classname keeps names unique per class.
+    for (const CaseResult* c : suite.cases)
+      AppendCase(*c, class_prefix + suite.name + (c->tool.empty() ? "" : "." + c->tool), xml);
     xml += "    <system-out/>\n";
     xml += "    <system-err/>\n";
     xml += "  </testsuite>\n";

@@ -23,9 +23,16 @@ struct CaseResult {
   std::string id;      // "Suite.Case"
   std::string clause;  // clause id, e.g. "netns7.veth.destroyed-with-ns"
   Status status = Status::kMiss;
-  std::string reason;  // empty only for PASS
-  double duration_s = 0;
-  std::string log;  // path of the case's captured output, relative to the output folder
+  std::string reason;     // empty only for PASS
+  double duration_s = 0;  // as the runner saw it: process start to reap
+  std::string log;        // path of the case's captured output, relative to the output folder
+  // `netns-conform tools` only (empty elsewhere, then left out of the reports): the tool the
+  // case ran against ("ip", "util-linux", a profile's name) and its version.
+  std::string tool;
+  std::string tool_version;
+  // The case's own time inside the suite binary (test body, set-up and tear-down), as the suite
+  // measured it; duration_s - case_s is what the runner and its sandbox cost. 0: not reported.
+  double case_s = 0;
 };
 
 // The verdict on one clause over the cases of a run that name it: PASS only when every one of
@@ -50,6 +57,10 @@ struct Environment {
   std::string accelerator;  // "kvm" or "tcg"
   std::string machine;      // "microvm", "q35"
   double boot_s = 0;        // qemu start to the guest's init running
+  // The reuse sandbox only (sandbox "vm-reuse": `run --attach NAME`): the guest's name and this
+  // run's number on it (1 = the first run after its boot; boot_s is that boot's).
+  std::string vm_guest;
+  int vm_guest_run = 0;
   std::vector<std::string> kernel_problems;  // console/dmesg lines: panic, BUG, WARNING, Oops
 };
 

@@ -8,8 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// Boost.Process offers vfork only where the feature macros predate POSIX.1-2008, which _GNU_SOURCE
+// never does; glibc declares vfork() under _GNU_SOURCE all the same.
+#define BOOST_POSIX_HAS_VFORK 1
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
+#include <boost/process/posix.hpp>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -133,6 +137,8 @@ CaseResult Conclude(const PlannedCase& planned, RunningCase& run, const Executor
   auto status = ParseStatus(line->value("status", ""));
   result.status = status.value_or(Status::kError);
   result.reason = line->value("reason", "");
+  if (const auto own = line->find("duration_s"); own != line->end() && own->is_number())
+    result.case_s = own->get<double>();
   // A case that reported but then died (a crash in a destructor, a leak checker) is not a pass.
   if (WIFSIGNALED(native) ||
       (WIFEXITED(native) && WEXITSTATUS(native) != 0 && result.status != Status::kFail)) {
@@ -203,12 +209,22 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
   ExecutionOutcome outcome;
   std::vector<std::optional<CaseResult>> results(plan.size());
   auto finish = [&](size_t index, CaseResult result) {
+    result.tool = plan[index].tool;
+    result.tool_version = plan[index].tool_version;
     on_result(result);
     results[index] = std::move(result);
   };
 
   bp::environment env = boost::this_process::environment();
   for (const auto& [key, value] : options.extra_env) env[key] = value;
+
+  // The static launcher beside the runner when it is there (a fraction of the runner's start-up,
+  // paid per case), else the runner's own `sandbox-exec`.
+  const auto static_launcher = options.runner_binary.parent_path() / kSandboxBinaryName;
+  const bool use_static = access(static_launcher.c_str(), X_OK) == 0;
+  const std::filesystem::path launcher = use_static ? static_launcher : options.runner_binary;
+  const std::vector<std::string> launcher_args =
+      use_static ? std::vector<std::string>{"--"} : std::vector<std::string>{"sandbox-exec", "--"};
 
   SignalWatch signals;
   std::vector<RunningCase> running;
@@ -225,8 +241,10 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       }
       RunningCase run;
       run.index = index;
-      run.log_file = log_dir / (SafeName(planned.id) + ".log");
-      run.result_file = work_dir / (SafeName(planned.id) + ".jsonl");
+      const std::string stem =
+          SafeName(planned.tool.empty() ? planned.id : planned.tool + "." + planned.id);
+      run.log_file = log_dir / (stem + ".log");
+      run.result_file = work_dir / (stem + ".jsonl");
       std::filesystem::remove(run.result_file);
       // The result file travels as an fd: the case's private /tmp may hide the output folder.
       FileDescriptor result_fd(
@@ -237,13 +255,16 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       run.started = Clock::now();
       run.deadline = run.started + options.case_timeout;
       try {
+        std::vector<std::string> args = launcher_args;
+        args.insert(args.end(), {options.suite_binary.string(), "--gtest_filter=" + planned.id,
+                                 "--netns_conform_result_fd=" + std::to_string(result_fd.get())});
+        args.insert(args.end(), planned.extra_args.begin(), planned.extra_args.end());
         run.process = std::make_unique<bp::child>(
-            options.runner_binary.string(),
-            bp::args({"sandbox-exec", "--", options.suite_binary.string(),
-                      "--gtest_filter=" + planned.id,
-                      "--netns_conform_result_fd=" + std::to_string(result_fd.get())}),
-            (bp::std_out & bp::std_err) > run.log_file.string(), bp::std_in < bp::null, env,
-            CaseProcessSetup{.result_fd = result_fd.get()});
+            launcher.string(), bp::args(args), (bp::std_out & bp::std_err) > run.log_file.string(),
+            bp::std_in < bp::null, env, CaseProcessSetup{.result_fd = result_fd.get()},
+            // vfork: the child only adjusts fds, its group and signals, then execs, so copying
+            // the runner's page tables (a fork) would be paid per case for nothing.
+            bp::posix::use_vfork);
       } catch (const std::exception& e) {
         CaseResult failed = Missed(planned, std::string("could not start: ") + e.what());
         failed.status = Status::kError;

@@ -15,8 +15,13 @@
 
 namespace conform {
 
+// The static sandbox launcher (runner/sandbox_main.cc), looked for beside the runner.
+inline constexpr const char* kSandboxBinaryName = "netns-conform-sandbox";
+
 struct ExecutorOptions {
-  std::filesystem::path runner_binary;  // started as `runner sandbox-exec -- suite ...`
+  // Each case starts as `netns-conform-sandbox -- suite ...` from this binary's folder, or as
+  // `runner sandbox-exec -- suite ...` where that launcher is missing.
+  std::filesystem::path runner_binary;
   std::filesystem::path suite_binary;
   std::filesystem::path out_dir;        // logs/ and .work/ are made below it
   int jobs = 1;

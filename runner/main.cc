@@ -81,9 +81,15 @@ int main(int argc, char** argv) {
   run->add_option("--vm-config", vm.config_path, "the .config --vm-kernel was built from")
       ->check(CLI::ExistingFile)
       ->needs(vm_kernel);
-  run->add_option("--vm-machine", vm.machine, "qemu machine: microvm or q35 (default: by kernel)");
-  run->add_option("--vm-boot-timeout", vm.boot_timeout_s, "seconds for the guest to boot")
-      ->check(CLI::Range(1.0, 3600.0));
+  auto* vm_machine = run->add_option("--vm-machine", vm.machine,
+                                     "qemu machine: microvm or q35 (default: by kernel)");
+  auto* vm_boot_timeout =
+      run->add_option("--vm-boot-timeout", vm.boot_timeout_s, "seconds for the guest to boot")
+          ->check(CLI::Range(1.0, 3600.0));
+  std::string attach_name;
+  auto* attach = run->add_option("--attach", attach_name,
+                                 "run in the guest `netns-conform vm start NAME` keeps booted");
+  attach->excludes(vm_name)->excludes(vm_kernel)->excludes(vm_machine)->excludes(vm_boot_timeout);
 
   conform::ClausesOptions clauses_options;
   auto* clauses = app.add_subcommand(
@@ -106,6 +112,51 @@ int main(int argc, char** argv) {
   kernel_build->add_option("name", build_name, "no-netns")->required();
   kernel_build->add_flag("--force", build_force, "rebuild even when cached");
 
+  auto* vm_cmd = app.add_subcommand(
+      "vm", "keep a qemu guest booted and run the suite in it repeatedly (`run --attach NAME`)");
+  vm_cmd->require_subcommand(1);
+  conform::VmStartOptions start_options;
+  auto* vm_start =
+      vm_cmd->add_subcommand("start", "boot a guest in the background; returns once it is ready");
+  vm_start->add_option("name", start_options.name, "the guest's name")->required();
+  auto* start_vm = vm_start->add_option("--vm", start_options.vm.name,
+                                        "boot this kernel (see `netns-conform kernel list`)");
+  auto* start_kernel = vm_start
+                           ->add_option("--vm-kernel", start_options.vm.kernel_path,
+                                        "boot this kernel image (bzImage, vmlinuz or vmlinux)")
+                           ->check(CLI::ExistingFile);
+  start_vm->excludes(start_kernel);
+  vm_start
+      ->add_option("--vm-modules", start_options.vm.modules_dir,
+                   "modules of --vm-kernel (lib/modules/<release>)")
+      ->check(CLI::ExistingDirectory)
+      ->needs(start_kernel);
+  vm_start
+      ->add_option("--vm-config", start_options.vm.config_path,
+                   "the .config --vm-kernel was built from")
+      ->check(CLI::ExistingFile)
+      ->needs(start_kernel);
+  vm_start->add_option("--vm-machine", start_options.vm.machine,
+                       "qemu machine: microvm or q35 (default: by kernel)");
+  vm_start
+      ->add_option("--vm-boot-timeout", start_options.vm.boot_timeout_s,
+                   "seconds for the guest to boot")
+      ->check(CLI::Range(1.0, 3600.0));
+  vm_start->add_option("--suite-binary", start_options.suite_binary,
+                       "the suite binary copied into the guest (default: beside the runner)");
+  auto* vm_list = vm_cmd->add_subcommand("list", "the running guests");
+  bool vm_list_json = false;
+  vm_list->add_flag("--json", vm_list_json, "print JSON");
+  auto* vm_stop = vm_cmd->add_subcommand("stop", "power a guest off and remove its state");
+  std::string stop_name;
+  double stop_timeout_s = 20;
+  vm_stop->add_option("name", stop_name, "the guest's name")->required();
+  vm_stop
+      ->add_option("--timeout", stop_timeout_s,
+                   "seconds to wait for it to go before killing it (default 20)")
+      ->check(CLI::Range(1.0, 3600.0));
+
+
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
   auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
@@ -124,7 +175,7 @@ int main(int argc, char** argv) {
   }
 
   if (app.get_subcommands().empty())
-    return Fail("a subcommand is required: list, run, clauses or kernel (see --help)");
+    return Fail("a subcommand is required: list, run, clauses, kernel or vm (see --help)");
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
@@ -132,8 +183,12 @@ int main(int argc, char** argv) {
     if (*clauses) return conform::ClausesCommand(clauses_options);
     if (*kernel_list) return conform::KernelListCommand(!kernel_offline);
     if (*kernel_build) return conform::KernelBuildCommand(build_name, build_force);
+    if (*vm_start) return conform::VmStartCommand(start_options);
+    if (*vm_list) return conform::VmListCommand(vm_list_json);
+    if (*vm_stop) return conform::VmStopCommand(stop_name, stop_timeout_s);
     run_options.out_dir = out_dir;
     if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
+    if (!attach_name.empty()) return conform::RunAttachCommand(run_options, attach_name);
     if (vm.chosen()) return conform::RunVmCommand(run_options, vm);
     return conform::RunCommand(run_options);
   } catch (const conform::UsageError& e) {

@@ -13,6 +13,12 @@ struct PlannedCase {
   std::string id;
   std::string clause;
   std::optional<std::string> skip_reason;  // set when a requirement is unmet here
+  // `netns-conform tools` only: the tool a case runs against (log files are named after it too,
+  // since one scenario id runs once per tool), its version, and the arguments the case binary
+  // gets beyond the usual ones.
+  std::string tool;
+  std::string tool_version;
+  std::vector<std::string> extra_args;
 };
 
 class UsageError : public std::runtime_error {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "fixtures/sandbox_mounts.h"
 
@@ -53,19 +54,26 @@ void Check(int rc, const char* step) {
     _exit(kSandboxSetupFailed);
   }
 
-  const pid_t child = fork();
-  if (child < 0) Fail("fork the case");
+  // Everything the child needs is prepared here: it is a vfork child (it shares this memory until
+  // it execs), so it may only make system calls. vfork spares a copy of the page tables per case.
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const std::string exec_failed = "netns-conform sandbox: exec " + argv[0] + ": ";
+  const pid_t child = vfork();
+  if (child < 0) Fail("vfork the case");
   if (child == 0) {
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
     if (program_fd >= 0) {
       syscall(SYS_execveat, program_fd, "", args.data(), environ, AT_EMPTY_PATH);
     } else {
       execvp(args[0], args.data());
     }
-    std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", args[0], std::strerror(errno));
+    // strerrordesc_np only looks the text up in a table: safe in a vfork child.
+    const char* why = strerrordesc_np(errno);
+    (void)!write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
+    if (why) (void)!write(STDERR_FILENO, why, std::strlen(why));
+    (void)!write(STDERR_FILENO, "\n", 1);
     _exit(127);
   }
   int status = 0;

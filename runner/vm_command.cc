@@ -1,10 +1,12 @@
 #include "runner/vm_command.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -12,11 +14,9 @@
 #include "reports/junit_report.h"
 #include "runner/plan.h"
 #include "vm/error.h"
-#if __has_include("vm/kernel_build.h")
 #include "vm/kernel_build.h"
-#define HAVE_KERNEL_BUILD 1
-#endif
 #include "vm/kernel_cache.h"
+#include "vm/reuse.h"
 #include "vm/vm_run.h"
 
 namespace conform {
@@ -38,12 +38,10 @@ vm::Kernel ResolveKernel(const VmSelection& selection) {
     return vm::UserKernel({selection.kernel_path, selection.modules_dir, selection.config_path});
   }
   vm::KernelCache cache;
-#ifdef HAVE_KERNEL_BUILD
   if (selection.name == "no-netns") {
     if (auto built = vm::CachedNoNetnsKernel(vm::KernelCache::DefaultCacheRoot())) return *built;
     throw UsageError("kernel no-netns is not built yet: run `netns-conform kernel build no-netns`");
   }
-#endif
   return cache.Get(selection.name);
 }
 
@@ -91,6 +89,69 @@ void DescribeVmEnvironment(Environment& env, const vm::VmRunResult& r, const VmS
   env.kernel_problems = r.kernel_problems;
 }
 
+std::vector<std::string> RunnerArgs(const RunOptions& options) {
+  std::vector<std::string> args;
+  for (const auto& filter : options.filters) {
+    args.push_back("--filter");
+    args.push_back(filter);
+  }
+  if (options.jobs > 0) args.push_back("-j" + std::to_string(options.jobs));
+  args.push_back("--timeout=" + std::to_string(options.timeout_s));
+  return args;
+}
+
+bool GuestSuiteChanged(const std::filesystem::path& binary, const std::string& stamp) {
+  struct stat st {};
+  if (stat(binary.c_str(), &st) != 0) return true;
+  return stamp != std::to_string(st.st_size) + "@" + std::to_string(st.st_mtim.tv_sec) + "." +
+                      std::to_string(st.st_mtim.tv_nsec);
+}
+
+// The reports of a VM run (one-shot or attached): the guest's results.json with the environment
+// rewritten, or every planned case not heard from as MISS. Returns the exit status.
+int ReportVmRun(const vm::VmRunResult& result, const std::vector<PlannedCase>& plan,
+                const std::filesystem::path& out_dir, std::chrono::steady_clock::time_point start,
+                const std::function<void(Environment&)>& describe) {
+  RunResult report;
+  if (result.outcome == vm::VmOutcome::kCompleted) {
+    report = ReadResultsFile(out_dir / "results.json");
+  } else {
+    report.environment.runner_version = NETNS_CONFORM_VERSION;
+    report.environment.hostname = Hostname();
+    report.environment.start_time = Rfc3339Now();
+    std::string why =
+        std::string("VM run ") + vm::VmOutcomeName(result.outcome) + ": " + result.failure;
+    if (!result.console_tail.empty()) why += "\n--- console tail ---\n" + result.console_tail;
+    report.cases = MissingCases(plan, result.streamed_journal, why);
+  }
+  describe(report.environment);
+  RecountSummary(report);
+  report.clauses = ClauseVerdicts(report.cases);
+  report.summary.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WriteResultsFile(out_dir / "results.json", report);
+  WriteFileAtomically(out_dir / "junit.xml", ToJUnitXml(report));
+
+  const Summary& s = report.summary;
+  std::fprintf(stderr,
+               "%d cases: %d passed, %d failed, %d skipped, %d errors, %d timeouts, %d missed "
+               "in %.2fs (kernel %s, %s/%s, boot %.2fs)\n",
+               s.total, s.passed, s.failed, s.skipped, s.errors, s.timeouts, s.missed, s.duration_s,
+               report.environment.kernel_release.c_str(), result.machine.c_str(),
+               result.accelerator.c_str(), result.boot_s);
+  for (const auto& problem : result.kernel_problems)
+    std::fprintf(stderr, "kernel problem: %s\n", problem.c_str());
+  std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml, console: %s\n", out_dir.c_str(),
+               out_dir.c_str(), result.console_log.c_str());
+  if (result.outcome != vm::VmOutcome::kCompleted) {
+    std::fprintf(stderr, "netns-conform: VM run %s: %s\n", vm::VmOutcomeName(result.outcome),
+                 result.failure.c_str());
+    return 2;
+  }
+  if (result.runner_status == 2) return 2;
+  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
@@ -119,12 +180,7 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
   run.kernel = kernel;
   run.runner_binary = std::filesystem::read_symlink("/proc/self/exe");
   run.suite_binary = suite_binary;
-  for (const auto& filter : options.filters) {
-    run.runner_args.push_back("--filter");
-    run.runner_args.push_back(filter);
-  }
-  if (options.jobs > 0) run.runner_args.push_back("-j" + std::to_string(options.jobs));
-  run.runner_args.push_back("--timeout=" + std::to_string(options.timeout_s));
+  run.runner_args = RunnerArgs(options);
   run.out_dir = out_dir;
   if (!selection.machine.empty()) run.machine = vm::ParseMachine(selection.machine);
   run.boot_timeout = std::chrono::milliseconds(static_cast<long>(selection.boot_timeout_s * 1000));
@@ -144,45 +200,155 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
   } catch (const vm::VmError& e) {
     throw InfrastructureError(e.what());
   }
+  return ReportVmRun(result, plan, out_dir, start,
+                     [&](Environment& env) { DescribeVmEnvironment(env, result, selection); });
+}
 
-  RunResult report;
-  if (result.outcome == vm::VmOutcome::kCompleted) {
-    report = ReadResultsFile(out_dir / "results.json");
-  } else {
-    report.environment.runner_version = NETNS_CONFORM_VERSION;
-    report.environment.hostname = Hostname();
-    report.environment.start_time = Rfc3339Now();
-    std::string why =
-        std::string("VM run ") + vm::VmOutcomeName(result.outcome) + ": " + result.failure;
-    if (!result.console_tail.empty()) why += "\n--- console tail ---\n" + result.console_tail;
-    report.cases = MissingCases(plan, result.streamed_journal, why);
-  }
-  DescribeVmEnvironment(report.environment, result, selection);
-  RecountSummary(report);
-  report.clauses = ClauseVerdicts(report.cases);
-  report.summary.duration_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WriteResultsFile(out_dir / "results.json", report);
-  WriteFileAtomically(out_dir / "junit.xml", ToJUnitXml(report));
+int RunAttachCommand(const RunOptions& options, const std::string& name) {
+  if (geteuid() != 0)
+    throw UsageError("must run as root: the guests and their state are root's (euid " +
+                     std::to_string(geteuid()) + ")");
+  if (options.spare_nic)
+    throw UsageError("--spare-nic is for in-place runs: in the VM the guest's own NIC is lent");
+  const auto guest = vm::FindGuest(name);
+  if (!guest)
+    throw UsageError("no guest named " + name + " is running (see `netns-conform vm list`)");
+  if (!options.suite_binary.empty())
+    throw UsageError(
+        "--suite-binary does not go with --attach: the guest runs the suite it got at "
+        "`vm start` (give --suite-binary there)");
+  // The plan on the host, from the suite binary the guest holds (copied in at `vm start`).
+  std::filesystem::path suite_binary = guest->suite_binary;
+  if (suite_binary.empty()) suite_binary = SuiteBinaryOrDefault({});
+  if (!guest->suite_stamp.empty() && suite_binary == guest->suite_binary &&
+      GuestSuiteChanged(suite_binary, guest->suite_stamp))
+    std::fprintf(stderr,
+                 "vm: warning: %s changed since `vm start %s`: the guest runs the suite as it "
+                 "was then\n",
+                 suite_binary.c_str(), name.c_str());
+  const auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  const auto out_dir = std::filesystem::absolute(options.out_dir);
+  PrepareOutDir(out_dir);
 
-  const Summary& s = report.summary;
-  std::fprintf(stderr,
-               "%d cases: %d passed, %d failed, %d skipped, %d errors, %d timeouts, %d missed "
-               "in %.2fs (kernel %s, %s/%s, boot %.2fs)\n",
-               s.total, s.passed, s.failed, s.skipped, s.errors, s.timeouts, s.missed, s.duration_s,
-               report.environment.kernel_release.c_str(), result.machine.c_str(),
-               result.accelerator.c_str(), result.boot_s);
-  for (const auto& problem : result.kernel_problems)
-    std::fprintf(stderr, "kernel problem: %s\n", problem.c_str());
-  std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml, console: %s\n", out_dir.c_str(),
-               out_dir.c_str(), result.console_log.c_str());
-  if (result.outcome != vm::VmOutcome::kCompleted) {
-    std::fprintf(stderr, "netns-conform: VM run %s: %s\n", vm::VmOutcomeName(result.outcome),
-                 result.failure.c_str());
-    return 2;
+  vm::AttachOptions attach;
+  attach.name = name;
+  attach.runner_args = RunnerArgs(options);
+  attach.out_dir = out_dir;
+  attach.run_timeout = std::chrono::seconds(120) +
+                       std::chrono::milliseconds(static_cast<long>(
+                           options.timeout_s * 1000 * static_cast<double>(plan.size()) / 2));
+  CatchStopSignals();
+  attach.should_stop = [] { return stop_signal != 0; };
+  attach.log = [](const std::string& line) { std::fprintf(stderr, "vm: %s\n", line.c_str()); };
+
+  const auto start = std::chrono::steady_clock::now();
+  vm::AttachResult attached;
+  try {
+    attached = vm::AttachRun(attach);
+  } catch (const vm::VmError& e) {
+    throw UsageError(e.what());
   }
-  if (result.runner_status == 2) return 2;
-  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+  VmSelection selection;
+  selection.name = attached.guest.kernel_label;
+  return ReportVmRun(attached.result, plan, out_dir, start, [&](Environment& env) {
+    DescribeVmEnvironment(env, attached.result, selection);
+    env.sandbox = "vm-reuse";
+    env.vm_guest = name;
+    env.vm_guest_run = attached.run;
+  });
+}
+
+int VmStartCommand(const VmStartOptions& options) {
+  if (geteuid() != 0)
+    throw UsageError("must run as root: the guest's kernel cache and state need it (euid " +
+                     std::to_string(geteuid()) + ")");
+  const VmSelection& selection = options.vm;
+  if (!vm::ValidGuestName(options.name))
+    throw UsageError("bad guest name '" + options.name +
+                     "': 1 to 32 of letters, digits, '.', '_', '-', starting with a letter or "
+                     "digit");
+  if (!selection.chosen()) throw UsageError("vm start needs --vm NAME or --vm-kernel PATH");
+  if (!selection.machine.empty() && !vm::ParseMachine(selection.machine))
+    throw UsageError("--vm-machine must be microvm or q35, not '" + selection.machine + "'");
+  if (auto running = vm::FindGuest(options.name))
+    throw UsageError("a guest named " + options.name + " is already running (kernel " +
+                     running->kernel_label + ", supervisor pid " +
+                     std::to_string(running->supervisor_pid) + ")");
+  const auto suite_binary = SuiteBinaryOrDefault(options.suite_binary);
+
+  vm::GuestStartOptions start;
+  start.name = options.name;
+  start.kernel_label = selection.kernel_path.empty() ? selection.name : selection.kernel_path;
+  try {
+    start.vm.kernel = ResolveKernel(selection);
+  } catch (const vm::VmError& e) {
+    throw UsageError(e.what());
+  }
+  start.vm.runner_binary = std::filesystem::read_symlink("/proc/self/exe");
+  start.vm.suite_binary = suite_binary;
+  if (!selection.machine.empty()) start.vm.machine = vm::ParseMachine(selection.machine);
+  start.vm.boot_timeout =
+      std::chrono::milliseconds(static_cast<long>(selection.boot_timeout_s * 1000));
+  start.vm.log = [](const std::string& line) { std::fprintf(stderr, "vm: %s\n", line.c_str()); };
+
+  const auto began = std::chrono::steady_clock::now();
+  vm::GuestInfo guest;
+  std::string tail;
+  try {
+    guest = vm::StartGuest(start, &tail);
+  } catch (const vm::VmError& e) {
+    if (!tail.empty()) std::fprintf(stderr, "--- console tail ---\n%s", tail.c_str());
+    throw InfrastructureError(e.what());
+  }
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::printf(
+      "guest %s ready: kernel %s (%s), %s/%s, booted in %.2fs, ready in %.2fs, vm start took "
+      "%.2fs; supervisor pid %d, qemu pid %d\n",
+      guest.name.c_str(), guest.kernel_label.c_str(), guest.kernel_release.c_str(),
+      guest.machine.c_str(), guest.accelerator.c_str(), guest.boot_s, guest.ready_s, took,
+      static_cast<int>(guest.supervisor_pid), static_cast<int>(guest.qemu_pid));
+  return 0;
+}
+
+int VmListCommand(bool json) {
+  const auto guests = vm::ListGuests();
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& guest : guests) list.push_back(vm::GuestInfoToJson(guest));
+    std::printf("%s\n", list.dump(2).c_str());
+    return 0;
+  }
+  if (guests.empty()) {
+    std::printf("no guest is running (start one with `netns-conform vm start NAME --vm KERNEL`)\n");
+    return 0;
+  }
+  std::printf("%-16s %-9s %-20s %-28s %8s %8s %9s %5s %7s\n", "NAME", "STATE", "KERNEL", "RELEASE",
+              "PID", "QEMU", "UPTIME", "RUNS", "BOOT");
+  for (const auto& g : guests) {
+    std::string kernel = g.kernel_label;
+    if (kernel.size() > 20) kernel = "..." + kernel.substr(kernel.size() - 17);
+    std::printf("%-16s %-9s %-20s %-28s %8d %8d %8.0fs %5d %6.2fs\n", g.name.c_str(),
+                g.state.c_str(), kernel.c_str(), g.kernel_release.c_str(),
+                static_cast<int>(g.supervisor_pid), static_cast<int>(g.qemu_pid), g.uptime_s(),
+                g.runs, g.boot_s);
+  }
+  return 0;
+}
+
+int VmStopCommand(const std::string& name, double timeout_s) {
+  if (geteuid() != 0)
+    throw UsageError("must run as root: the guests are root's (euid " + std::to_string(geteuid()) +
+                     ")");
+  vm::GuestInfo guest;
+  try {
+    guest = vm::StopGuest(name, std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+  } catch (const vm::VmError& e) {
+    throw UsageError(e.what());
+  }
+  std::printf("guest %s stopped after %.0fs up and %d run%s\n", name.c_str(), guest.uptime_s(),
+              guest.runs, guest.runs == 1 ? "" : "s");
+  return 0;
 }
 
 int KernelListCommand(bool query_apt) {
@@ -195,9 +361,7 @@ int KernelListCommand(bool query_apt) {
     std::printf("%-18s %-8s %-10s %s\n", entry.name.c_str(), entry.cached ? "yes" : "no",
                 entry.fetchable ? "yes" : (query_apt ? "no" : "?"), package.c_str());
   }
-#ifdef HAVE_KERNEL_BUILD
   if (!vm::CachedNoNetnsKernel(vm::KernelCache::DefaultCacheRoot()))
-#endif
     std::printf("%-18s %-8s %-10s %s\n", "no-netns", "no", "build",
                 "CONFIG_NET_NS=n, built from linux-source: `netns-conform kernel build no-netns`");
   return 0;
@@ -208,10 +372,6 @@ int KernelBuildCommand(const std::string& name, bool force) {
     throw UsageError("only `kernel build no-netns` is known, not '" + name + "'");
   if (geteuid() != 0)
     throw UsageError("must run as root (it installs build packages and writes the cache)");
-#ifndef HAVE_KERNEL_BUILD
-  (void)force;
-  throw InfrastructureError("this build has no kernel builder");
-#else
   try {
     vm::Kernel kernel = vm::BuildNoNetnsKernel(
         vm::KernelCache::DefaultCacheRoot(),
@@ -221,7 +381,6 @@ int KernelBuildCommand(const std::string& name, bool force) {
     throw InfrastructureError(e.what());
   }
   return 0;
-#endif
 }
 
 }  // namespace conform

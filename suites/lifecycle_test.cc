@@ -43,6 +43,7 @@
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
 #include "fixtures/probe.h"
+#include "fixtures/proc_text.h"
 #include "fixtures/syscall_matchers.h"
 
 extern char** environ;
@@ -81,26 +82,7 @@ std::set<std::string> PossibleFallbackTunnels() {
   return names;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Interface names listed by a /proc/net/dev text.
-std::vector<std::string> ProcNetDevNames(const std::string& text) {
-  std::vector<std::string> names;
-  std::istringstream lines(text);
-  std::string line;
-  for (int n = 0; std::getline(lines, line); ++n) {
-    auto colon = line.find(':');
-    if (n < 2 || colon == std::string::npos) continue;
-    auto first = line.find_first_not_of(' ');
-    names.push_back(line.substr(first, colon - first));
-  }
-  return names;
-}
+std::string ReadFile(const std::string& path) { return ReadTextFile(path).value_or(""); }
 
 // Whether a /proc/net/tcp text lists a socket bound to `port` (any address).
 bool ProcNetTcpHasPort(const std::string& text, uint16_t port) {

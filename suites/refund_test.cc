@@ -32,27 +32,6 @@ bool IsNewLinkNamed(const LinkEvent& e, const std::string& name) {
   return e.type == RTM_NEWLINK && e.link.name == name;
 }
 
-// One lent device serves the whole run while the runner starts cases in parallel (-j): a case
-// that moved it away makes another's move fail with ENODEV. So a refund case holds an exclusive
-// flock(2) on the initial netns's nsfs inode while it uses the device: every sandbox sees that
-// inode (unlike its private /tmp and /run), and the lock goes with the case's last fd however
-// the case ends. Declared before the device, so the device's cleanup runs under the lock.
-class DeviceTurn {
- public:
-  DeviceTurn() {
-    const char* init_fd = std::getenv(kInitNetnsFdEnv);
-    if (!init_fd) return;  // no device will be handed out; Acquire() says why
-    // A fresh open file description: flock(2) locks belong to one, and the inherited fd's is
-    // shared by every case.
-    fd_.reset(open(("/proc/self/fd/" + std::string(init_fd)).c_str(), O_RDONLY | O_CLOEXEC));
-    while (fd_ && flock(fd_.get(), LOCK_EX) != 0 && errno == EINTR) {
-    }
-  }
-
- private:
-  FileDescriptor fd_;
-};
-
 // Whatever a case did to the lent device, it ends where it started: in the initial netns under
 // its own name (a devN rename is undone).
 Cleanup RestoreName(RouteClient& init, const std::string& name, int ifindex) {

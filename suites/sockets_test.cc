@@ -119,18 +119,6 @@ std::optional<std::string> Ipv6Unusable(int netns_fd) {
 // ---------------------------------------------------------------------------------------------
 // rtnetlink beyond RouteClient's own requests
 
-// Calls fn for each top-level attribute after the family header of `header_len` bytes
-// (libmnl's mnl_attr_for_each macro does not compile as C++).
-void ForEachAttr(const nlmsghdr* msg, size_t header_len,
-                 const std::function<void(const nlattr*)>& fn) {
-  const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(msg));
-  for (auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(msg, header_len));
-       mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)));
-       attr = mnl_attr_next(attr)) {
-    fn(attr);
-  }
-}
-
 int UpVethPair(RouteClient& rc, const std::string& name, const std::string& peer) {
   rc.CreateVeth(name, peer);
   auto a = rc.GetLink(name);

@@ -39,6 +39,7 @@
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
 #include "fixtures/probe.h"
+#include "fixtures/proc_text.h"
 #include "fixtures/syscall_matchers.h"
 
 namespace conform {
@@ -51,25 +52,11 @@ using ::testing::Not;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::optional<std::string> ReadFile(const std::string& path) { return ReadTextFile(path); }
 
 // Interface names of a /proc/net/dev text, sorted.
-std::vector<std::string> ProcNetDevNames(const std::string& text) {
-  std::vector<std::string> names;
-  std::istringstream lines(text);
-  std::string line;
-  for (int n = 0; std::getline(lines, line); ++n) {
-    auto colon = line.find(':');
-    if (n < 2 || colon == std::string::npos) continue;
-    auto first = line.find_first_not_of(' ');
-    names.push_back(line.substr(first, colon - first));
-  }
+std::vector<std::string> SortedProcNetDevNames(const std::string& text) {
+  auto names = ProcNetDevNames(text);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -77,7 +64,7 @@ std::vector<std::string> ProcNetDevNames(const std::string& text) {
 std::vector<std::string> DevNamesAt(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) throw SystemError("read " + path, errno);
-  return ProcNetDevNames(*text);
+  return SortedProcNetDevNames(*text);
 }
 
 // Whether a /proc/net/{tcp,udp} text lists a socket bound to `port` (any address).

@@ -206,6 +206,13 @@ void PruneCache(const fs::path& dir) {
   for (size_t i = kKeepCached; i < archives.size(); ++i) fs::remove(archives[i].second, ec);
 }
 
+// runner/sandbox_main.cc's binary when the runner has one beside it, else "".
+fs::path SandboxLauncherBeside(const fs::path& runner_binary) {
+  std::error_code ec;
+  fs::path launcher = runner_binary.parent_path() / "netns-conform-sandbox";
+  return fs::is_regular_file(launcher, ec) ? launcher : fs::path();
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultBootModules() {
@@ -213,7 +220,7 @@ std::vector<std::string> DefaultBootModules() {
 }
 
 std::vector<std::string> DefaultRunModules() {
-  return {"veth", "dummy", "macvlan", "vxlan", "bridge", "netdevsim"};
+  return {"veth", "dummy", "macvlan", "vxlan", "bridge", "netdevsim", "nf_tables"};
 }
 
 const char* GuestInitScript() { return kGuestInitScript; }
@@ -264,6 +271,8 @@ Initramfs BuildInitramfs(const InitramfsSpec& spec, const fs::path& cache_root) 
   hash.AddField(guest_modules);
   for (const auto& path : {spec.busybox, spec.runner_binary, spec.suite_binary})
     hash.AddField(FileStamp(path));
+  if (const fs::path launcher = SandboxLauncherBeside(spec.runner_binary); !launcher.empty())
+    hash.AddField(FileStamp(launcher));
   hash.AddField(spec.kernel_config.empty() ? "" : FileStamp(spec.kernel_config));
   for (const auto& [guest, host_file] : module_files) {
     hash.AddField(guest);
@@ -332,6 +341,10 @@ Initramfs BuildInitramfs(const InitramfsSpec& spec, const fs::path& cache_root) 
        spec.strip_binaries ? Item::kStrip : Item::kNone);
   host(std::string(kBinDir) + "/netns-conform-suite", spec.suite_binary, 0755,
        spec.strip_binaries ? Item::kStrip : Item::kNone);
+  // The runner's static per-case launcher (runner/sandbox_main.cc): no shared libraries.
+  if (const fs::path launcher = SandboxLauncherBeside(spec.runner_binary); !launcher.empty())
+    host(std::string(kBinDir) + "/netns-conform-sandbox", launcher, 0755,
+         spec.strip_binaries ? Item::kStrip : Item::kNone);
   if (!spec.kernel_config.empty()) host("/etc/netns-conform/kconfig", spec.kernel_config, 0644);
   for (const auto& [guest, host_file] : module_files)
     host(guest, host_file, 0644, Item::kDecompressModule);

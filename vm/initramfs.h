@@ -18,7 +18,8 @@ namespace conform::vm {
 // Modules loaded before the boot marker: the virtio transports (mmio for microvm, pci for q35),
 // the console (the result channel) and the NIC. Missing ones are fine when built in.
 std::vector<std::string> DefaultBootModules();
-// Modules the suite uses: veth, dummy, macvlan, vxlan, bridge, netdevsim.
+// Modules the suite uses: veth, dummy, macvlan, vxlan, bridge, netdevsim, nf_tables (the
+// StackIsolation firewall cases speak NETLINK_NETFILTER).
 std::vector<std::string> DefaultRunModules();
 
 enum class InitramfsCompression { kNone, kGzip };

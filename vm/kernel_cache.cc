@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "vm/error.h"
+#include "vm/file_lock.h"
 #include "vm/kernel_image.h"
 #include "vm/tools.h"
 
@@ -27,27 +28,6 @@ constexpr const char* kManifest = "kernel.json";
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// flock(2) on <kernels>/<name>.lock for as long as the object lives.
-class CacheLock {
- public:
-  explicit CacheLock(const fs::path& path) {
-    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw VmError("cannot open " + path.string() + ": " + std::strerror(errno));
-    while (flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        close(fd_);
-        throw VmError("cannot lock " + path.string() + ": " + std::strerror(errno));
-      }
-    }
-  }
-  ~CacheLock() { close(fd_); }
-  CacheLock(const CacheLock&) = delete;
-  CacheLock& operator=(const CacheLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
 
 const KernelSpec* FindSpec(const std::string& name) {
   for (const auto& spec : KnownKernels())
@@ -215,7 +195,7 @@ Kernel KernelCache::Get(const std::string& name, FetchTimings* timings) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw VmError("cannot create " + dir_.string() + ": " + ec.message());
-  CacheLock lock(dir_ / (name + ".lock"));
+  ExclusiveFileLock lock(dir_ / (name + ".lock"));
   if (auto cached = Cached(name)) return *cached;  // another run fetched it meanwhile
   RemoveStaleFetches(dir_, name);
   return Fetch(*spec, timings);
@@ -348,7 +328,7 @@ Kernel KernelCache::Adopt(const std::string& name, const UserKernelPaths& paths)
   Kernel user = UserKernel(paths, dir_.parent_path());
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  CacheLock lock(dir_ / (name + ".lock"));
+  ExclusiveFileLock lock(dir_ / (name + ".lock"));
   const fs::path final_dir = dir_ / name;
   const fs::path tmp = dir_ / ("." + name + ".tmp-" + std::to_string(getpid()));
   fs::remove_all(tmp);

@@ -111,7 +111,9 @@ std::optional<std::string> ExtractVmlinux(std::string_view bzimage) {
   const std::string kind = CompressionOf(payload);
   std::string elf;
   if (kind == "gzip") {
-    elf = Gunzip(payload);
+    // Kbuild appends the size to every payload but a gzip one, whose own trailer (ISIZE) ends
+    // the payload: give the stream its last 4 bytes back (Payload() is bounds-checked with them).
+    elf = Gunzip(std::string_view(payload.data(), payload.size() + 4));
   } else if (kind == "xz") {
     elf = Unxz(payload);
   } else if (kind == "zstd") {

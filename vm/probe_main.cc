@@ -5,6 +5,8 @@
 //   netns-conform-vm-probe --vm-kernel bzImage [--vm-modules DIR] [--vm-config FILE] ...
 //   netns-conform-vm-probe --list-kernels        (cached / fetchable)
 //   netns-conform-vm-probe --fetch NAME          (download and unpack only)
+//   netns-conform-vm-probe --build-kernel no-netns [--force]   (vm/kernel_build.h)
+//   netns-conform-vm-probe --vm no-netns ...     (the built one; never builds)
 //
 // Exit status: 0 the run completed and nothing failed; 1 it completed with failed cases;
 // 2 bad input, infrastructure, or a guest that did not bring results back (reported as MISS).
@@ -17,6 +19,7 @@
 
 #include "reports/json_report.h"
 #include "vm/error.h"
+#include "vm/kernel_build.h"
 #include "vm/vm_run.h"
 
 namespace {
@@ -49,11 +52,11 @@ int ListKernels() {
 int main(int argc, char** argv) {
   CLI::App app{"Runs the netns-conform suite in a disposable qemu guest", "netns-conform-vm-probe"};
   std::string vm_name, vm_kernel, vm_modules, vm_config, suite_dir, out_dir, machine, accel;
-  std::string extra_cmdline, fetch;
+  std::string extra_cmdline, fetch, build_kernel;
   std::vector<std::string> filters;
   int jobs = 0, cpus = 0, memory = 512, retries = 1;
   double case_timeout = 0, boot_timeout = 30, run_timeout = 1800;
-  bool list = false, no_nic = false, gzip = false, json = false;
+  bool list = false, no_nic = false, gzip = false, json = false, force = false;
   app.add_option("--vm", vm_name, "a kernel by name (see --list-kernels)");
   app.add_option("--vm-kernel", vm_kernel, "a kernel by path (bzImage, or vmlinux with PVH)");
   app.add_option("--vm-modules", vm_modules,
@@ -78,6 +81,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print the measurements as JSON");
   app.add_flag("--list-kernels", list, "list cached and fetchable kernels");
   app.add_option("--fetch", fetch, "fetch a named kernel into the cache and exit");
+  app.add_option("--build-kernel", build_kernel,
+                 "build a kernel into the cache and exit (only: no-netns)");
+  app.add_flag("--force", force, "with --build-kernel: rebuild even when cached");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -87,6 +93,27 @@ int main(int argc, char** argv) {
   try {
     if (list) return ListKernels();
     conform::vm::KernelCache cache;
+    if (!build_kernel.empty()) {
+      if (build_kernel != conform::vm::kNoNetnsKernelName)
+        throw conform::vm::VmError("--build-kernel knows only no-netns");
+      conform::vm::NoNetnsBuildTimings t;
+      auto k = conform::vm::BuildNoNetnsKernel(
+          conform::vm::KernelCache::DefaultCacheRoot(),
+          [](const std::string& line) { std::fprintf(stderr, "kernel: %s\n", line.c_str()); },
+          force, &t);
+      std::printf("%s: %s, from %s %s\n  boot image %s\n  config %s (%ju bytes)\n", k.name.c_str(),
+                  k.release.c_str(), k.package.c_str(), k.package_version.c_str(),
+                  k.boot_image.c_str(), k.config.c_str(),
+                  static_cast<std::uintmax_t>(std::filesystem::file_size(k.config)));
+      if (t.built)
+        std::printf("  built: fetch %s, unpack %s, config %s, make %s, adopt %s, total %s\n",
+                    Seconds(t.fetch_s).c_str(), Seconds(t.unpack_s).c_str(),
+                    Seconds(t.config_s).c_str(), Seconds(t.build_s).c_str(),
+                    Seconds(t.adopt_s).c_str(), Seconds(t.total_s).c_str());
+      else
+        std::printf("  (already built, key %s; %s)\n", t.key.c_str(), Seconds(t.total_s).c_str());
+      return 0;
+    }
     if (!fetch.empty()) {
       conform::vm::FetchTimings t;
       auto k = cache.Get(fetch, &t);
@@ -113,7 +140,14 @@ int main(int argc, char** argv) {
     }
     conform::vm::VmRunOptions o;
     conform::vm::FetchTimings fetch_t;
-    if (!vm_name.empty()) {
+    if (vm_name == conform::vm::kNoNetnsKernelName) {
+      auto k = conform::vm::CachedNoNetnsKernel(conform::vm::KernelCache::DefaultCacheRoot());
+      if (!k)
+        throw conform::vm::VmError(
+            "the no-netns kernel is not built: run `netns-conform-vm-probe --build-kernel "
+            "no-netns` first");
+      o.kernel = *k;
+    } else if (!vm_name.empty()) {
       o.kernel = cache.Get(vm_name, &fetch_t);
     } else {
       o.kernel = conform::vm::UserKernel({vm_kernel, vm_modules, vm_config});

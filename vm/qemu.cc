@@ -184,7 +184,7 @@ std::vector<std::string> QemuArgv(const QemuConfig& c) {
   std::vector<std::string> argv = {
       c.qemu_binary.string(),
       "-name",
-      "netns-conform-vm",
+      c.name,
       "-machine",
       micro ? "microvm" : "q35",
       "-accel",
@@ -216,7 +216,9 @@ std::vector<std::string> QemuArgv(const QemuConfig& c) {
                   "-device",
                   "virtio-serial-" + bus + ",id=vser0",
                   "-chardev",
-                  "file,id=results,path=" + c.channel_file.string(),
+                  c.channel_socket.empty() ? "file,id=results,path=" + c.channel_file.string()
+                                           : "socket,id=results,path=" + c.channel_socket.string() +
+                                                 ",server=on,wait=off",
                   "-device",
                   std::string("virtserialport,bus=vser0.0,chardev=results,name=") + kResultPortName,
               });
@@ -228,6 +230,8 @@ std::vector<std::string> QemuArgv(const QemuConfig& c) {
                                 "-device",
                                 "virtio-net-" + bus + ",netdev=" + id + ",mac=52:54:00:12:34:56",
                             });
+    if (c.hub_sink)
+      argv.insert(argv.end(), {"-netdev", "hubport,id=sink,hubid=" + std::to_string(c.hub_id)});
   }
   return argv;
 }

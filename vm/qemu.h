@@ -3,8 +3,8 @@
 // watchdog and a whole-run watchdog, boot time measured to the guest's first marker.
 //
 // Host safety: the guest's only NIC sits on an isolated qemu hub (`-netdev hubport`, nothing
-// else on the hub): no user-mode networking, no tap, no bridge. -nodefaults keeps qemu from
-// adding a default (user-mode) NIC.
+// else on the hub but a port without backend that drops frames): no user-mode networking, no
+// tap, no bridge. -nodefaults keeps qemu from adding a default (user-mode) NIC.
 #pragma once
 
 #include <chrono>
@@ -49,8 +49,18 @@ struct QemuConfig {
   std::string cmdline;                 // the whole kernel command line (see KernelCmdline)
   std::filesystem::path console_log;   // ttyS0, written by qemu
   std::filesystem::path channel_file;  // the virtio-serial port netns-conform.results
+  // When set, that port is a unix socket qemu listens on (server=on,wait=off) instead of
+  // channel_file: both directions, for a guest that serves runs (vm/reuse.h).
+  std::filesystem::path channel_socket;
   bool guest_nic = true;
   int hub_id = 7;
+  // A second port on the hub with no device and no backend: it takes every frame and drops it.
+  // Without it the NIC cannot transmit: qemu's hub accepts a frame only when another port can
+  // take it, so the first frame stalls the guest's TX queue, and the frames queued there pin the
+  // sockets that sent them and so their netns: a NIC a case bridged and sent on is then never
+  // refunded. The hub stays isolated (nothing on it reaches the host).
+  bool hub_sink = true;
+  std::string name = "netns-conform-vm";  // qemu's -name
 };
 
 inline constexpr const char* kResultPortName = "netns-conform.results";

@@ -116,6 +116,46 @@ class WorkDir {
 
 }  // namespace
 
+std::string TailLines(const std::string& text, size_t max_lines) { return Tail(text, max_lines); }
+
+std::string CollectChannel(const ChannelContents& ch, const std::string& console,
+                           const fs::path& out_dir, VmRunResult& r) {
+  const fs::path vm_dir = out_dir / "vm";
+  fs::create_directories(vm_dir);
+  if (auto it = ch.running_fields.find("nic"); it != ch.running_fields.end() && it->second != "-")
+    r.guest_nic = it->second;
+  r.streamed_journal = ch.journal;
+  if (ch.dmesg) {
+    r.dmesg_log = vm_dir / "dmesg.txt";
+    WriteFileReplacing(r.dmesg_log, *ch.dmesg);
+  }
+  if (ch.runner_log) {
+    r.runner_log = vm_dir / "runner.log";
+    WriteFileReplacing(r.runner_log, *ch.runner_log);
+  }
+
+  std::set<std::string> seen;
+  for (const std::string* log : {&console, ch.dmesg ? &*ch.dmesg : nullptr}) {
+    if (!log) continue;
+    for (auto& line : KernelProblems(*log)) {
+      // The same message in the console and in dmesg: keep one (timestamps agree).
+      if (seen.insert(line.substr(line.find(']') == std::string::npos ? 0 : line.find(']'))).second)
+        r.kernel_problems.push_back(line);
+    }
+  }
+
+  if (ch.results_tar) {
+    try {
+      ExtractTar(*ch.results_tar, out_dir);
+      r.results_dir = out_dir;
+      r.runner_status = ch.runner_status.value_or(-1);
+    } catch (const VmError& e) {
+      return e.what();
+    }
+  }
+  return "";
+}
+
 const char* VmOutcomeName(VmOutcome outcome) {
   switch (outcome) {
     case VmOutcome::kCompleted:
@@ -134,13 +174,11 @@ const char* VmOutcomeName(VmOutcome outcome) {
   return "?";
 }
 
-VmRunResult RunSuiteInVm(const VmRunOptions& o) {
-  const auto start = Clock::now();
+GuestPlan PlanGuest(const VmRunOptions& o, VmRunResult& r) {
   auto say = [&](const std::string& line) {
     if (o.log) o.log(line);
   };
   const Kernel& k = o.kernel;
-  VmRunResult r;
   r.kernel_name = k.name;
   r.kernel_release = k.release;
   r.kernel_package = k.package.empty() ? "" : k.package + " " + k.package_version;
@@ -148,7 +186,6 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
   r.kernel_config = k.config;
   r.kernel_config_source = k.config_source;
 
-  if (o.out_dir.empty()) throw VmError("no output folder");
   const auto qemu = FindTool("qemu-system-x86_64");
   if (!qemu)
     throw VmError("qemu-system-x86_64 not found (install the Debian package qemu-system-x86)");
@@ -210,6 +247,34 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
       std::to_string(initramfs.bytes / 1024) + " KiB, " +
       (initramfs.from_cache ? "cached" : "built") + " in " + SecondsText(initramfs.build_s));
 
+  GuestPlan plan{.initramfs = initramfs};
+  QemuConfig& qc = plan.qemu;
+  qc.qemu_binary = *qemu;
+  qc.machine = machine;
+  qc.accelerator = accel;
+  qc.memory_mib = o.memory_mib;
+  qc.cpus =
+      o.cpus > 0 ? o.cpus : static_cast<int>(std::clamp(sysconf(_SC_NPROCESSORS_ONLN), 1L, 2L));
+  qc.kernel = k.boot_image;
+  std::optional<long> tsc;
+  if (machine == Machine::kMicrovm) tsc = HostTscKhz();
+  qc.cmdline = KernelCmdline(machine, tsc, o.extra_cmdline);
+  qc.guest_nic = o.guest_nic;
+  qc.hub_sink = true;  // else the NIC's first frame stalls its TX queue: see QemuConfig::hub_sink
+  return plan;
+}
+
+VmRunResult RunSuiteInVm(const VmRunOptions& o) {
+  const auto start = Clock::now();
+  auto say = [&](const std::string& line) {
+    if (o.log) o.log(line);
+  };
+  VmRunResult r;
+  if (o.out_dir.empty()) throw VmError("no output folder");
+  GuestPlan plan = PlanGuest(o, r);
+  const Initramfs& initramfs = plan.initramfs;
+  std::error_code ec;
+
   const fs::path vm_dir = o.out_dir / "vm";
   fs::create_directories(vm_dir);
   for (const char* stale : {"results.json", "junit.xml", "journal.jsonl"})
@@ -228,21 +293,10 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
   WriteFileReplacing(work.path() / "initrd", initrd);
   initrd.clear();
 
-  QemuConfig qc;
-  qc.qemu_binary = *qemu;
-  qc.machine = machine;
-  qc.accelerator = accel;
-  qc.memory_mib = o.memory_mib;
-  qc.cpus =
-      o.cpus > 0 ? o.cpus : static_cast<int>(std::clamp(sysconf(_SC_NPROCESSORS_ONLN), 1L, 2L));
-  qc.kernel = k.boot_image;
+  QemuConfig& qc = plan.qemu;
   qc.initrd = work.path() / "initrd";
-  std::optional<long> tsc;
-  if (machine == Machine::kMicrovm) tsc = HostTscKhz();
-  qc.cmdline = KernelCmdline(machine, tsc, o.extra_cmdline);
   qc.console_log = vm_dir / "console.log";
   qc.channel_file = work.path() / "channel";
-  qc.guest_nic = o.guest_nic;
   r.console_log = qc.console_log;
   r.qemu_log = vm_dir / "qemu.log";
 
@@ -268,39 +322,8 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
   const ChannelContents ch = ParseChannel(ReadIfThere(qc.channel_file));
   if (auto it = ch.booted_fields.find("uptime"); it != ch.booted_fields.end())
     r.guest_uptime_at_init_s = std::atof(it->second.c_str());
-  if (auto it = ch.running_fields.find("nic"); it != ch.running_fields.end() && it->second != "-")
-    r.guest_nic = it->second;
-  r.streamed_journal = ch.journal;
-  if (ch.dmesg) {
-    r.dmesg_log = vm_dir / "dmesg.txt";
-    WriteFileReplacing(r.dmesg_log, *ch.dmesg);
-  }
-  if (ch.runner_log) {
-    r.runner_log = vm_dir / "runner.log";
-    WriteFileReplacing(r.runner_log, *ch.runner_log);
-  }
-
   const std::string console = ReadIfThere(qc.console_log);
-  std::set<std::string> seen;
-  for (const std::string* log : {&console, ch.dmesg ? &*ch.dmesg : nullptr}) {
-    if (!log) continue;
-    for (auto& line : KernelProblems(*log)) {
-      // The same message in the console and in dmesg: keep one (timestamps agree).
-      if (seen.insert(line.substr(line.find(']') == std::string::npos ? 0 : line.find(']'))).second)
-        r.kernel_problems.push_back(line);
-    }
-  }
-
-  std::string extract_error;
-  if (ch.results_tar) {
-    try {
-      ExtractTar(*ch.results_tar, o.out_dir);
-      r.results_dir = o.out_dir;
-      r.runner_status = ch.runner_status.value_or(-1);
-    } catch (const VmError& e) {
-      extract_error = e.what();
-    }
-  }
+  const std::string extract_error = CollectChannel(ch, console, o.out_dir, r);
 
   const std::string boot_limit = SecondsText(o.boot_timeout);
   if (q.stopped) {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "vm/channel.h"
 #include "vm/initramfs.h"
 #include "vm/kernel_cache.h"
 #include "vm/qemu.h"
@@ -91,6 +92,27 @@ struct VmRunResult {
   std::uintmax_t initramfs_bytes = 0;
   std::vector<std::string> modules, missing_modules;
 };
+
+// The part of a run before qemu starts, shared with the reuse sandbox (vm/reuse.h): checks the
+// kernel can run the initramfs, chooses machine and accelerator, builds (or finds) the
+// initramfs. Fills r's kernel, machine, accelerator and initramfs fields. `qemu` is complete but
+// for initrd, console_log and the channel, which the caller owns. Throws VmError as
+// RunSuiteInVm does.
+struct GuestPlan {
+  QemuConfig qemu;
+  Initramfs initramfs;
+};
+GuestPlan PlanGuest(const VmRunOptions& options, VmRunResult& r);
+
+// What a guest sent on the channel for one run, into out_dir: vm/dmesg.txt, vm/runner.log, the
+// results tar extracted (r.results_dir and r.runner_status set then), r.guest_nic,
+// r.streamed_journal and r.kernel_problems (from `console` and dmesg, each message once).
+// Returns why the results tar could not be extracted, "" when it was fine or absent.
+std::string CollectChannel(const ChannelContents& ch, const std::string& console,
+                           const std::filesystem::path& out_dir, VmRunResult& r);
+
+// The last `max_lines` lines of `text`.
+std::string TailLines(const std::string& text, size_t max_lines);
 
 // Runs the suite in a guest. Throws VmError (one line: bad input or infrastructure, the caller
 // exits 2) before qemu starts: no qemu, a kernel that cannot run the initramfs (no virtio

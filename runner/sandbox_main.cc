@@ -1,0 +1,18 @@
+// netns-conform-sandbox: `netns-conform-sandbox -- COMMAND ARGS...` runs COMMAND inside a fresh
+// in-place sandbox (runner/sandbox.h). The runner starts one per case, so this binary is built
+// static and small (no Boost, no CLI11, no shared libraries to map): its start-up is part of every
+// case's overhead. `netns-conform sandbox-exec` does the same where this binary is missing.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runner/sandbox.h"
+
+int main(int argc, char** argv) {
+  if (argc < 3 || std::strcmp(argv[1], "--") != 0) {
+    std::fprintf(stderr, "usage: netns-conform-sandbox -- COMMAND [ARGS...]\n");
+    return conform::kSandboxSetupFailed;
+  }
+  conform::SandboxExec(std::vector<std::string>(argv + 2, argv + argc));
+}
