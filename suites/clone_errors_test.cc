@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -216,6 +217,52 @@ NETNS_TEST(CloneErrors, NewnetFollowsConfigNetNs, "clone2.newnet.einval-without-
     } else {
       EXPECT_THAT(child.Call(call), SyscallFailsWithErrno(EINVAL)) << call;
     }
+  }
+}
+
+// network_namespaces(7): "Use of network namespaces requires a kernel that is configured with
+// the CONFIG_NET_NS option." Use, not just creation: with it, a process can make a netns, see
+// only a fresh loopback there, and get back into the one it came from through an nsfs fd; without
+// it there is no nsfs file to hold or enter and the creation is EINVAL. The kernel's own config
+// decides the expectation where it can be read; the observations must agree with each other
+// either way.
+NETNS_TEST(ConfigNetNs, NamespacesUsableExactlyWithConfigNetNs, "netns7.requires-config-net-ns",
+           .net_ns = false) {
+  const auto configured = RunningKernelConfig().Enabled("CONFIG_NET_NS");
+  auto child = RunInChild({}, [](ChildChannel& ch) {
+    const int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    ch.Record("open-own-nsfs", home);
+    if (ch.Record("unshare", unshare(CLONE_NEWNET)) != 0) return;
+    // /proc/self/net follows the task's netns: a fresh lo first in the new one (fallback tunnels
+    // of loaded tunnel drivers may follow it; suites/lifecycle_test.cc checks those).
+    FILE* dev = std::fopen("/proc/self/net/dev", "re");
+    std::string names;
+    char line[512];
+    for (int n = 0; dev && std::fgets(line, sizeof(line), dev); ++n) {
+      const char* colon = std::strchr(line, ':');
+      if (n < 2 || !colon) continue;
+      const char* first = line + std::strspn(line, " ");
+      names += std::string(first, colon) + " ";
+    }
+    if (dev) std::fclose(dev);
+    ch.Note("devices-in-new-netns", names);
+    ch.Record("setns-home", home >= 0 ? setns(home, CLONE_NEWNET) : -1);
+  });
+  ASSERT_TRUE(child.Ok()) << child.Describe();
+  const bool has_nsfs = child.Call("open-own-nsfs").rc >= 0;
+  if (configured) {
+    EXPECT_EQ(has_nsfs, *configured) << "CONFIG_NET_NS=" << (*configured ? "y" : "n") << " (from "
+                                     << RunningKernelConfig().source << ") but /proc/self/ns/net "
+                                     << (has_nsfs ? "opens" : "does not open");
+  }
+  if (configured.value_or(has_nsfs)) {
+    ASSERT_THAT(child.Call("open-own-nsfs"), SyscallSucceeds());
+    ASSERT_THAT(child.Call("unshare"), SyscallSucceeds());
+    EXPECT_THAT(child.notes["devices-in-new-netns"], ::testing::StartsWith("lo "));
+    EXPECT_THAT(child.Call("setns-home"), SyscallSucceeds());
+  } else {
+    EXPECT_THAT(child.Call("open-own-nsfs"), SyscallFailsWithErrno(ENOENT));
+    EXPECT_THAT(child.Call("unshare"), SyscallFailsWithErrno(EINVAL));
   }
 }
 
