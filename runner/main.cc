@@ -14,6 +14,7 @@
 #include "runner/run_command.h"
 #include "runner/sandbox.h"
 #include "runner/vm_command.h"
+#include "toolconf/tools_command.h"
 
 namespace {
 
@@ -156,6 +157,21 @@ int main(int argc, char** argv) {
                    "seconds to wait for it to go before killing it (default 20)")
       ->check(CLI::Range(1.0, 3600.0));
 
+  conform::ToolsOptions tools_options;
+  auto* tools = app.add_subcommand(
+      "tools", "run the tool scenarios against netns tools and compare each with the reference");
+  tools->add_option("--tool", tools_options.tools,
+                    "netns-ref, builtin-ref, ip, util-linux, pyroute2, busybox or a PROFILE.json "
+                    "(repeatable; default: all built-ins)");
+  tools->add_option("--tool-path", tools_options.tool_paths,
+                    "the program of a tool: PATH (for ip) or NAME=PATH (repeatable)");
+  tools->add_option("--filter", tools_options.filters, "only scenarios matching this glob");
+  tools->add_option("-j,--jobs", tools_options.jobs, "cases run in parallel")
+      ->check(CLI::Range(1, 256));
+  tools->add_option("--timeout", tools_options.timeout_s, "per-case limit in seconds")
+      ->check(CLI::Range(1.0, 1e6));
+  std::string tools_out = tools_options.out_dir.string();
+  tools->add_option("--out", tools_out, "output folder")->capture_default_str();
 
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
@@ -181,6 +197,10 @@ int main(int argc, char** argv) {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
     if (*list) return conform::ListCommand(filters, suite_binary, list_json);
     if (*clauses) return conform::ClausesCommand(clauses_options);
+    if (*tools) {
+      tools_options.out_dir = tools_out;
+      return conform::ToolsCommand(tools_options);
+    }
     if (*kernel_list) return conform::KernelListCommand(!kernel_offline);
     if (*kernel_build) return conform::KernelBuildCommand(build_name, build_force);
     if (*vm_start) return conform::VmStartCommand(start_options);

@@ -127,7 +127,10 @@ TEST(CatalogueTest, EveryUntestableClauseHasAReason) {
     ++untestable;
     // A reason, not a token: a sentence of a few words at least.
     EXPECT_GE(clause.untestable.size(), 40u) << clause.id << ": " << clause.untestable;
-    EXPECT_NE(clause.document, "sem") << clause.id << ": kernel behaviours are testable";
+    // Kernel behaviours are testable; §8 describes iproute2, whose quirks are not requirements.
+    if (clause.section.rfind("B8.", 0) != 0) {
+      EXPECT_NE(clause.document, "sem") << clause.id << ": kernel behaviours are testable";
+    }
   }
   EXPECT_GT(untestable, 0);
 }
