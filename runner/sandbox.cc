@@ -4,12 +4,15 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -45,6 +48,20 @@ void Check(int rc, const char* step) {
   // /tmp (a checkout there, say), so the case is started from this fd, not from its path.
   const int program_fd =
       argv[0].find('/') == std::string::npos ? -1 : open(argv[0].c_str(), O_PATH | O_CLOEXEC);
+  // The programs the case starts in turn live beside it (netns-ref for the tool scenarios): when
+  // that folder is under /tmp it is bound back, read-only, at its own path inside the private
+  // /tmp below.
+  std::string program_dir;
+  int program_dir_fd = -1;
+  if (program_fd >= 0) {
+    char resolved[PATH_MAX];
+    if (realpath(argv[0].c_str(), resolved)) {
+      program_dir = resolved;
+      program_dir.erase(program_dir.rfind('/'));
+      if (program_dir.rfind("/tmp/", 0) == 0)
+        program_dir_fd = open(program_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+  }
   // A /proc of this PID namespace (so that getpid() and /proc/<pid> agree), a sysfs tagged with
   // the case's netns (so /sys/class/net shows the case's devices, not the host's), private /tmp
   // and /run/netns.
@@ -52,6 +69,17 @@ void Check(int rc, const char* step) {
       !error.empty()) {
     std::fprintf(stderr, "netns-conform sandbox: %s\n", error.c_str());
     _exit(kSandboxSetupFailed);
+  }
+  if (program_dir_fd >= 0) {
+    // Only inside the private tmpfs: every folder made here goes with the sandbox.
+    for (size_t slash = 1; (slash = program_dir.find('/', slash)) != std::string::npos; ++slash)
+      mkdir(program_dir.substr(0, slash).c_str(), 0755);
+    mkdir(program_dir.c_str(), 0755);
+    const std::string source = "/proc/self/fd/" + std::to_string(program_dir_fd);
+    Check(mount(source.c_str(), program_dir.c_str(), nullptr, MS_BIND, nullptr),
+          "bind the program's folder back");
+    Check(mount(nullptr, program_dir.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
+          "make the program's folder read-only");
   }
 
   // Everything the child needs is prepared here: it is a vfork child (it shares this memory until

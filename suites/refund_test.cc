@@ -32,19 +32,6 @@ bool IsNewLinkNamed(const LinkEvent& e, const std::string& name) {
   return e.type == RTM_NEWLINK && e.link.name == name;
 }
 
-// Whatever a case did to the lent device, it ends where it started: in the initial netns under
-// its own name (a devN rename is undone).
-Cleanup RestoreName(RouteClient& init, const std::string& name, int ifindex) {
-  return Cleanup([&init, name, ifindex] {
-    try {
-      auto now = init.GetLink(ifindex);
-      if (now && now->name != name) init.Rename(ifindex, name);
-    } catch (const std::exception&) {
-      // Reported by the case's own assertions; nothing more to do here.
-    }
-  });
-}
-
 NETNS_TEST(Refund, PhysicalDeviceReturnsToInitialNetnsWhenFreed, kRefundClause,
            .refundable_device = true) {
   DeviceTurn turn;

@@ -31,6 +31,7 @@
 
 #include "fixtures/error.h"
 #include "fixtures/fd.h"
+#include "fixtures/mountinfo.h"
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
 #include "fixtures/ref/ref_monitor.h"
@@ -63,49 +64,7 @@ constexpr auto kDeadline = seconds(20);
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-struct MountEntry {
-  int id = 0;
-  std::string mount_point;
-  std::string optional_fields;  // "shared:12 master:3" ...
-  std::string fstype;
-};
-
-std::string Unescape(const std::string& field) {  // mountinfo writes ' ' as \040 and so on
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      out.push_back(static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(field[i]);
-    }
-  }
-  return out;
-}
-
-std::vector<MountEntry> ReadMountInfo() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::vector<MountEntry> entries;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    MountEntry entry;
-    std::string parent, devices, root, mount_point, options, word;
-    fields >> entry.id >> parent >> devices >> root >> mount_point >> options;
-    entry.mount_point = Unescape(mount_point);
-    while (fields >> word && word != "-")
-      entry.optional_fields += (entry.optional_fields.empty() ? "" : " ") + word;
-    fields >> entry.fstype;
-    entries.push_back(entry);
-  }
-  return entries;
-}
-
-std::vector<MountEntry> MountsAt(const std::string& path) {
-  std::vector<MountEntry> found;
-  for (const auto& entry : ReadMountInfo())
-    if (entry.mount_point == path) found.push_back(entry);
-  return found;
-}
+using MountEntry = MountInfoEntry;
 
 std::string MountInfoText() {
   std::ifstream in("/proc/self/mountinfo");

@@ -4,8 +4,8 @@
 # under qemu, runs the whole suite in the guest through netns-conform-vm-probe, and checks:
 #   - a second build is instant (the cache key matched), and the built config lacks CONFIG_NET_NS;
 #   - the run completed and results.json came back over the result channel;
-#   - CloneErrors.NewnetFollowsConfigNetNs PASSes (EINVAL from clone/unshare/clone3 with
-#     CLONE_NEWNET, no /proc/self/ns/net);
+#   - CloneErrors.NewnetFollowsConfigNetNs and ConfigNetNs.NamespacesUsableExactlyWithConfigNetNs
+#     PASS (EINVAL from clone/unshare/clone3 with CLONE_NEWNET, no /proc/self/ns/net);
 #   - every other case SKIPs, saying the kernel has no network namespaces: none FAILs, ERRORs,
 #     TIMEOUTs or is MISSed;
 #   - the guest kernel reported no panic, BUG, WARNING or Oops;
@@ -103,10 +103,12 @@ try:
 except Exception as e:
     print("unreadable %s" % e)
     sys.exit(0)
-config_case = "CloneErrors.NewnetFollowsConfigNetNs"
+# The cases about CONFIG_NET_NS itself: they run (and must PASS) on this kernel too.
+config_cases = ("CloneErrors.NewnetFollowsConfigNetNs",
+                "ConfigNetNs.NamespacesUsableExactlyWithConfigNetNs")
 for c in run.get("cases", []):
-    if c["id"] == config_case:
-        print("config-case %s %s" % (c["status"], c.get("reason", "").splitlines()[:1]))
+    if c["id"] in config_cases:
+        print("config-case %s %s %s" % (c["id"], c["status"], c.get("reason", "").splitlines()[:1]))
     elif c["status"] != "SKIP":
         print("bad %s %s: %s" % (c["id"], c["status"], c.get("reason", "")))
     elif "kernel has no network namespaces" not in c.get("reason", ""):
@@ -116,7 +118,8 @@ for c in run.get("cases", []):
 PY
 grep -v '^skip ' "$out/verdict.txt"
 skips=$(grep -c '^skip ' "$out/verdict.txt")
-check "CloneErrors.NewnetFollowsConfigNetNs PASSes" "$(grep -q '^config-case PASS' "$out/verdict.txt"; echo $?)"
+check "the CONFIG_NET_NS cases (2) PASS" \
+  "$([[ $(grep -c '^config-case [^ ]* PASS' "$out/verdict.txt") -eq 2 ]]; echo $?)"
 check "every other case SKIPs (${skips} did)" "$(! grep -q '^bad ' "$out/verdict.txt"; echo $?)"
 check "each SKIP says the kernel has no network namespaces" \
   "$(! grep -q '^bad-reason ' "$out/verdict.txt"; echo $?)"

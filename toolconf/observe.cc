@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "fixtures/error.h"
+#include "fixtures/mountinfo.h"
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
 
@@ -24,21 +25,6 @@ namespace conform::toolconf {
 namespace {
 
 constexpr long kNsfsMagic = 0x6e736673;
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string Unescape(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size() && isdigit(text[i + 1]) && isdigit(text[i + 2]) &&
-        isdigit(text[i + 3])) {
-      out += static_cast<char>(std::stoi(text.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 std::string IdentityKey(int fd) {
   const auto identity = IdentifyNetns(fd);
@@ -74,23 +60,8 @@ std::optional<std::string> Labeler::LabelOfInode(ino_t ino) const {
 
 std::vector<MountEntry> ReadMounts() {
   std::vector<MountEntry> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::vector<std::string> f;
-    for (std::string word; fields >> word;) f.push_back(word);
-    auto dash = std::find(f.begin(), f.end(), "-");
-    if (f.size() < 7 || dash == f.end() || dash + 1 == f.end()) continue;
-    MountEntry m;
-    m.mount_point = Unescape(f[4]);
-    m.fstype = *(dash + 1);
-    m.propagation = "private";
-    for (auto it = f.begin() + 6; it != dash; ++it) {
-      if (it->rfind("shared:", 0) == 0) m.propagation = "shared";
-      if (it->rfind("master:", 0) == 0 && m.propagation != "shared") m.propagation = "slave";
-    }
-    mounts.push_back(m);
-  }
+  for (const MountInfoEntry& entry : ReadMountInfo())
+    mounts.push_back({entry.mount_point, entry.fstype, entry.Propagation()});
   return mounts;
 }
 
