@@ -35,15 +35,38 @@ std::string Hostname() {
   return buf;
 }
 
-namespace {
-
 Environment InPlaceEnvironment() {
   return Environment{KernelRelease(), RunningKernelConfig().source,
                      "inplace",       NETNS_CONFORM_VERSION,
                      Hostname(),      Rfc3339Now()};
 }
 
-}  // namespace
+RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const ExecutorOptions& options,
+                             Environment environment, std::string* interrupted) {
+  RunResult run;
+  run.environment = std::move(environment);
+  Journal journal(options.out_dir / "journal.jsonl", run.environment);
+  Progress progress(stderr, plan.size());
+  const auto start = std::chrono::steady_clock::now();
+  auto outcome = ExecuteCases(plan, options, [&](const CaseResult& result) {
+    journal.Append(result);
+    progress.CaseDone(result);
+  });
+  run.cases = std::move(outcome.results);
+  RecountSummary(run);
+  run.clauses = ClauseVerdicts(run.cases);
+  run.summary.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WriteResultsFile(options.out_dir / "results.json", run);
+  WriteFileAtomically(options.out_dir / "junit.xml", ToJUnitXml(run));
+  progress.Finish(run.summary);
+  *interrupted = outcome.interrupted ? outcome.interrupt_signal : "";
+  return run;
+}
+
+int ExitStatusOf(const Summary& s) {
+  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+}
 
 std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given) {
   return given.empty() ? DefaultSuiteBinary() : given;
@@ -111,30 +134,12 @@ int RunCommand(const RunOptions& options) {
   auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
   PrepareOutDir(exec.out_dir);
 
-  RunResult run;
-  run.environment = InPlaceEnvironment();
-  Journal journal(exec.out_dir / "journal.jsonl", run.environment);
-  Progress progress(stderr, plan.size());
-  const auto start = std::chrono::steady_clock::now();
-  auto outcome = ExecuteCases(plan, exec, [&](const CaseResult& result) {
-    journal.Append(result);
-    progress.CaseDone(result);
-  });
-  run.cases = std::move(outcome.results);
-  RecountSummary(run);
-  run.clauses = ClauseVerdicts(run.cases);
-  run.summary.duration_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  WriteResultsFile(exec.out_dir / "results.json", run);
-  WriteFileAtomically(exec.out_dir / "junit.xml", ToJUnitXml(run));
-  progress.Finish(run.summary);
+  std::string interrupted;
+  const RunResult run = ExecuteWithReports(plan, exec, InPlaceEnvironment(), &interrupted);
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml\n", exec.out_dir.c_str(),
                exec.out_dir.c_str());
-  if (outcome.interrupted)
-    std::fprintf(stderr, "interrupted by %s\n", outcome.interrupt_signal.c_str());
-  const auto& s = run.summary;
-  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+  if (!interrupted.empty()) std::fprintf(stderr, "interrupted by %s\n", interrupted.c_str());
+  return ExitStatusOf(run.summary);
 }
 
 }  // namespace conform

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "reports/result_model.h"
+#include "runner/executor.h"
+#include "runner/plan.h"
+
 namespace conform {
 
 struct RunOptions {
@@ -29,6 +33,18 @@ std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given);
 // an earlier run so that a run killed midway never leaves a stale results.json looking current.
 // Throws UsageError.
 void PrepareOutDir(const std::filesystem::path& dir);
+
+// The in-place environment (running kernel, its config source, sandbox "inplace").
+Environment InPlaceEnvironment();
+
+// Runs the plan with ExecuteCases, journalling each result and showing progress on stderr, and
+// writes results.json and junit.xml atomically into options.out_dir (made by PrepareOutDir).
+// `interrupted` says why the run stopped early ("" when it did not). Shared by `run` and `tools`.
+RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const ExecutorOptions& options,
+                             Environment environment, std::string* interrupted);
+
+// 0 when no case failed, errored, timed out or was missed, else 1.
+int ExitStatusOf(const Summary& summary);
 
 // `netns-conform list`
 int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,

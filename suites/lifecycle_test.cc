@@ -84,21 +84,6 @@ std::set<std::string> PossibleFallbackTunnels() {
 
 std::string ReadFile(const std::string& path) { return ReadTextFile(path).value_or(""); }
 
-// Whether a /proc/net/tcp text lists a socket bound to `port` (any address).
-bool ProcNetTcpHasPort(const std::string& text, uint16_t port) {
-  char needle[8];
-  std::snprintf(needle, sizeof(needle), ":%04X ", port);
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string slot, local;
-    fields >> slot >> local;
-    if ((local + " ").find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -591,7 +576,7 @@ NETNS_TEST(Lifecycle, CloneNewnetChildSeesIsolatedStack, "clone2.netns.isolated-
     std::sort(dev.begin(), dev.end());
     ch.Note(who + "proc-dev", Join(dev));
     ch.Note(who + "proc-tcp",
-            ProcNetTcpHasPort(ReadFile("/proc/self/net/tcp"), port) ? "listed" : "absent");
+            ProcNetListsPort(ReadFile("/proc/self/net/tcp"), port) ? "listed" : "absent");
     sockaddr_in local{};
     local.sin_family = AF_INET;
     inet_pton(AF_INET, "192.0.2.1", &local.sin_addr);

@@ -67,21 +67,6 @@ std::vector<std::string> DevNamesAt(const std::string& path) {
   return SortedProcNetDevNames(*text);
 }
 
-// Whether a /proc/net/{tcp,udp} text lists a socket bound to `port` (any address).
-bool ProcNetListsPort(const std::string& text, uint16_t port) {
-  char needle[8];
-  std::snprintf(needle, sizeof(needle), ":%04X", port);
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string slot, local;
-    fields >> slot >> local;
-    if (local.size() > 5 && local.compare(local.size() - 5, 5, needle) == 0) return true;
-  }
-  return false;
-}
-
 // Sorted entries of a directory (without . and ..); "!ERRNAME" when it cannot be read.
 std::string ListDir(const std::string& path) {
   DIR* dir = opendir(path.c_str());

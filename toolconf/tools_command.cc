@@ -157,35 +157,16 @@ int ToolsCommand(const ToolsOptions& options) {
   std::error_code ec;
   std::filesystem::remove(exec.out_dir / "deviations.txt", ec);
 
-  RunResult run;
-  run.environment = Environment{KernelRelease(), RunningKernelConfig().source,
-                                "inplace",       NETNS_CONFORM_VERSION,
-                                Hostname(),      Rfc3339Now()};
-  Journal journal(exec.out_dir / "journal.jsonl", run.environment);
-  Progress progress(stderr, plan.size());
-  const auto start = std::chrono::steady_clock::now();
-  auto outcome = ExecuteCases(plan, exec, [&](const CaseResult& result) {
-    journal.Append(result);
-    progress.CaseDone(result);
-  });
-  run.cases = std::move(outcome.results);
-  RecountSummary(run);
-  run.clauses = ClauseVerdicts(run.cases);
-  run.summary.duration_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WriteResultsFile(exec.out_dir / "results.json", run);
-  WriteFileAtomically(exec.out_dir / "junit.xml", ToJUnitXml(run));
+  std::string interrupted;
+  const RunResult run = ExecuteWithReports(plan, exec, InPlaceEnvironment(), &interrupted);
   const std::string deviations =
       DeviationReport(run.cases, reference.profile.name + " (" + reference.version + ")");
   WriteFileAtomically(exec.out_dir / "deviations.txt", deviations);
-  progress.Finish(run.summary);
   std::fprintf(stderr, "%s", deviations.c_str());
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml, %s/deviations.txt\n",
                exec.out_dir.c_str(), exec.out_dir.c_str(), exec.out_dir.c_str());
-  if (outcome.interrupted)
-    std::fprintf(stderr, "interrupted by %s\n", outcome.interrupt_signal.c_str());
-  const auto& s = run.summary;
-  return (s.failed + s.errors + s.timeouts + s.missed) > 0 ? 1 : 0;
+  if (!interrupted.empty()) std::fprintf(stderr, "interrupted by %s\n", interrupted.c_str());
+  return ExitStatusOf(run.summary);
 }
 
 }  // namespace conform
