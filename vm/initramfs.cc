@@ -43,7 +43,31 @@ struct ModuleIndex {
   std::map<std::string, std::string> by_name;            // name -> path relative to dir
   std::map<std::string, std::vector<std::string>> deps;  // relpath -> relpaths (modules.dep)
   std::set<std::string> builtin;                         // names
+  // modules.softdep "pre:" names per module name (libcrc32c needs the crc32c crypto driver
+  // loaded first, which no symbol dependency says), and modules.alias (alias -> names).
+  std::map<std::string, std::vector<std::string>> soft_pre;
+  std::map<std::string, std::vector<std::string>> aliases;
   bool has_dep_file = false;
+
+  // Modules to load before `rel` by its softdeps, as relpaths (aliases resolved; built-in or
+  // unknown names dropped).
+  std::vector<std::string> SoftPreOf(const std::string& rel) const {
+    std::vector<std::string> result;
+    auto it = soft_pre.find(ModuleName(rel));
+    if (it == soft_pre.end()) return result;
+    for (std::string name : it->second) {
+      std::replace(name.begin(), name.end(), '-', '_');
+      if (auto found = by_name.find(name); found != by_name.end()) {
+        result.push_back(found->second);
+        continue;
+      }
+      if (auto targets = aliases.find(name); targets != aliases.end())
+        for (const auto& target : targets->second)
+          if (auto found = by_name.find(target); found != by_name.end())
+            result.push_back(found->second);
+    }
+    return result;
+  }
 
   // Dependencies of one module: from modules.dep, else from its own .modinfo "depends=".
   std::vector<std::string> DepsOf(const std::string& rel) const {
@@ -94,6 +118,31 @@ ModuleIndex LoadModuleIndex(const fs::path& dir) {
   }
   std::ifstream builtin(dir / "modules.builtin");
   for (std::string line; std::getline(builtin, line);) index.builtin.insert(ModuleName(line));
+  std::ifstream softdep(dir / "modules.softdep");
+  for (std::string line; std::getline(softdep, line);) {
+    std::istringstream words(line);
+    std::string keyword, module, word;
+    if (!(words >> keyword >> module) || keyword != "softdep") continue;
+    std::replace(module.begin(), module.end(), '-', '_');
+    bool pre = false;
+    while (words >> word) {
+      if (word.back() == ':') {
+        pre = word == "pre:";
+      } else if (pre) {
+        index.soft_pre[module].push_back(word);
+      }
+    }
+  }
+  std::ifstream alias(dir / "modules.alias");
+  for (std::string line; std::getline(alias, line);) {
+    std::istringstream words(line);
+    std::string keyword, name, module;
+    if (!(words >> keyword >> name >> module) || keyword != "alias") continue;
+    // Only plain aliases matter here (softdeps name "crc32c", not device patterns).
+    if (name.find_first_of("*?[:") != std::string::npos) continue;
+    std::replace(name.begin(), name.end(), '-', '_');
+    index.aliases[name].push_back(module);
+  }
   return index;
 }
 
@@ -103,6 +152,7 @@ std::vector<std::string> LoadOrder(const ModuleIndex& index, const std::vector<s
   std::vector<std::string> order;
   std::function<void(const std::string&)> visit = [&](const std::string& rel) {
     if (!placed.insert(rel).second) return;
+    for (const auto& pre : index.SoftPreOf(rel)) visit(pre);
     for (const auto& dep : index.DepsOf(rel)) visit(dep);
     order.push_back(rel);
   };
