@@ -899,31 +899,46 @@ NETNS_TEST(IpNetnsDel, DeleteOfAMissingNameFails, kDelMissing) {
 
 // ---- physical devices (need a refundable device: a lent NIC, or netdevsim in the VM) -----------
 
-bool IsNewLinkNamed(const LinkEvent& e, const std::string& name) {
-  return e.type == RTM_NEWLINK && e.link.name == name;
-}
+// The lent device moved into a name `net0` made by the reference: the set-up of the cases below.
+// Members go in reverse order: the scratch run folder first, then the name is restored, then the
+// device and the turn are given back.
+struct DeviceInNet0 {
+  DeviceTurn turn;
+  RefundableDevice device = RefundableDevice::Acquire();
+  RouteClient init{device.init_netns()};
+  std::optional<LinkInfo> before = init.GetLink(device.name());
+  Cleanup restore = RestoreName(init, device.name(), before ? before->ifindex : 0);
+  Scratch s;
+
+  // Adds net0 and moves the device there; false (with a failure recorded) when it is not in the
+  // initial netns to begin with.
+  bool Setup() {
+    if (!before) {
+      ADD_FAILURE() << device.name() << " is not in the initial netns";
+      return false;
+    }
+    ref::Add(s.options, "net0");
+    init.MoveToNetns(before->ifindex, s.Open("net0").get());
+    return true;
+  }
+};
 
 NETNS_TEST(IpNetnsDel, PhysicalDeviceMovesToTheDefaultNetnsOnDel,
            "ipnetns8.del.physdev-moved-to-default", .refundable_device = true) {
   REQUIRE_SANDBOX();
-  DeviceTurn turn;
-  RefundableDevice device = RefundableDevice::Acquire();
-  RouteClient init(device.init_netns());
-  auto before = init.GetLink(device.name());
-  ASSERT_TRUE(before.has_value()) << device.name() << " is not in the initial netns";
-  Cleanup restore = RestoreName(init, device.name(), before->ifindex);
-  Scratch s;
-  ref::Add(s.options, "net0");
-  init.MoveToNetns(before->ifindex, s.Open("net0").get());
+  DeviceInNet0 d;
+  ASSERT_TRUE(d.Setup());
+  RefundableDevice& device = d.device;
+  RouteClient& init = d.init;
+  Scratch& s = d.s;
   ASSERT_FALSE(init.GetLink(device.name()).has_value());
   ASSERT_TRUE(RouteClient(s.Open("net0").get()).GetLink(device.name()).has_value());
   EventWatcher watcher(device.init_netns(), {RTNLGRP_LINK});
 
   ref::Delete(s.options, "net0");
 
-  auto back = watcher.WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); },
-                               kDeadline);
-  ASSERT_TRUE(back.has_value()) << device.name() << " did not come back to the default netns";
+  ASSERT_TRUE(watcher.WaitLinkAppeared(device.name(), kDeadline))
+      << device.name() << " did not come back to the default netns";
   EXPECT_TRUE(init.GetLink(device.name()).has_value());
   EXPECT_FALSE(RouteClient().GetLink(device.name()).has_value())
       << "it went to the caller's netns, not the default (initial) one";
@@ -934,15 +949,11 @@ constexpr const char* kPhysdevHeld = "ipnetns8.del.physdev-held-by-running-proce
 NETNS_TEST(IpNetnsDel, PhysicalDeviceStaysAwayWhileAProcessRunsInside, kPhysdevHeld,
            .refundable_device = true) {
   REQUIRE_SANDBOX();
-  DeviceTurn turn;
-  RefundableDevice device = RefundableDevice::Acquire();
-  RouteClient init(device.init_netns());
-  auto before = init.GetLink(device.name());
-  ASSERT_TRUE(before.has_value());
-  Cleanup restore = RestoreName(init, device.name(), before->ifindex);
-  Scratch s;
-  ref::Add(s.options, "net0");
-  init.MoveToNetns(before->ifindex, s.Open("net0").get());
+  DeviceInNet0 d;
+  ASSERT_TRUE(d.Setup());
+  RefundableDevice& device = d.device;
+  RouteClient& init = d.init;
+  Scratch& s = d.s;
   std::optional<NetnsHolderProcess> background;  // SOME_PROCESS_IN_BACKGROUND
   background.emplace(s.Open("net0").get());
   const std::string inside = ProcNet(background->pid());
@@ -958,16 +969,10 @@ NETNS_TEST(IpNetnsDel, PhysicalDeviceStaysAwayWhileAProcessRunsInside, kPhysdevH
     EXPECT_TRUE(RouteClient(fd.get()).GetLink(device.name()).has_value())
         << "the device is neither in the netns nor back";
   }
-  EXPECT_FALSE(watcher
-                   .WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); },
-                             milliseconds(0))
-                   .has_value());
+  EXPECT_FALSE(watcher.WaitLinkAppeared(device.name(), milliseconds(0)));
 
   background.reset();  // the process exits: only now the device appears in the default netns
-  EXPECT_TRUE(
-      watcher
-          .WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); }, kDeadline)
-          .has_value())
+  EXPECT_TRUE(watcher.WaitLinkAppeared(device.name(), kDeadline))
       << device.name() << " did not come back after the last process exited";
 }
 
@@ -975,15 +980,11 @@ NETNS_TEST(IpNetnsDel, PhysicalDeviceStaysAwayWhileAProcessRunsInside, kPhysdevH
 NETNS_TEST(IpNetnsDel, KillingThePidsBeforeDelBringsTheDeviceBack, kPhysdevHeld,
            .refundable_device = true) {
   REQUIRE_SANDBOX();
-  DeviceTurn turn;
-  RefundableDevice device = RefundableDevice::Acquire();
-  RouteClient init(device.init_netns());
-  auto before = init.GetLink(device.name());
-  ASSERT_TRUE(before.has_value());
-  Cleanup restore = RestoreName(init, device.name(), before->ifindex);
-  Scratch s;
-  ref::Add(s.options, "net0");
-  init.MoveToNetns(before->ifindex, s.Open("net0").get());
+  DeviceInNet0 d;
+  ASSERT_TRUE(d.Setup());
+  RefundableDevice& device = d.device;
+  RouteClient& init = d.init;
+  Scratch& s = d.s;
   NetnsHolderProcess first(s.Open("net0").get()), second(s.Open("net0").get());
   EventWatcher watcher(device.init_netns(), {RTNLGRP_LINK});
 
@@ -992,10 +993,7 @@ NETNS_TEST(IpNetnsDel, KillingThePidsBeforeDelBringsTheDeviceBack, kPhysdevHeld,
   for (pid_t pid : pids) EXPECT_THAT(kill(pid, SIGKILL), SyscallSucceeds());
   ref::Delete(s.options, "net0");
 
-  EXPECT_TRUE(
-      watcher
-          .WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); }, kDeadline)
-          .has_value())
+  EXPECT_TRUE(watcher.WaitLinkAppeared(device.name(), kDeadline))
       << device.name() << " did not come back after pids were killed and the name deleted";
   EXPECT_TRUE(init.GetLink(device.name()).has_value());
 }

@@ -28,10 +28,6 @@ using std::chrono::seconds;
 constexpr const char* kRefundClause = "netns7.physdev.returns-to-initial-netns";
 constexpr auto kTeardownDeadline = seconds(10);
 
-bool IsNewLinkNamed(const LinkEvent& e, const std::string& name) {
-  return e.type == RTM_NEWLINK && e.link.name == name;
-}
-
 NETNS_TEST(Refund, PhysicalDeviceReturnsToInitialNetnsWhenFreed, kRefundClause,
            .refundable_device = true) {
   DeviceTurn turn;
@@ -51,9 +47,8 @@ NETNS_TEST(Refund, PhysicalDeviceReturnsToInitialNetnsWhenFreed, kRefundClause,
 
   x.reset();
 
-  auto back = watcher.WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); },
-                               kTeardownDeadline);
-  ASSERT_TRUE(back.has_value()) << device.name() << " did not come back to the initial netns";
+  ASSERT_TRUE(watcher.WaitLinkAppeared(device.name(), kTeardownDeadline))
+      << device.name() << " did not come back to the initial netns";
   auto after = init.GetLink(device.name());
   ASSERT_TRUE(after.has_value());
   EXPECT_FALSE(after->IsUp()) << "a refunded device arrives closed (B1.2)";
@@ -85,10 +80,7 @@ NETNS_TEST(Refund, ReturnsToInitialNetnsNotToParent, kRefundClause, .refundable_
 
   child.reset();
 
-  EXPECT_TRUE(init_watch
-                  .WaitLink([&](const LinkEvent& e) { return IsNewLinkNamed(e, device.name()); },
-                            kTeardownDeadline)
-                  .has_value())
+  EXPECT_TRUE(init_watch.WaitLinkAppeared(device.name(), kTeardownDeadline))
       << device.name() << " did not come back to the initial netns";
   EXPECT_FALSE(RouteClient(parent.get()).GetLink(device.name()).has_value())
       << "the device went to the parent netns";

@@ -29,20 +29,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 cache=${NETNS_CONFORM_CACHE:-/var/cache/netns-conform}
 
-failures=0
-check() {  # check NAME CONDITION-EXIT-STATUS [DETAIL]
-  if [[ $2 -eq 0 ]]; then
-    echo "PASS $1"
-  else
-    echo "FAIL $1${3:+: $3}"
-    failures=$((failures + 1))
-  fi
-}
-
-run_netns_before=$([[ -e /run/netns ]] && echo yes || echo no)
-etc_netns_before=$([[ -e /etc/netns ]] && echo yes || echo no)
-rm -rf "$out"
-mkdir -p "$out"
+# shellcheck source=vm_probe_prologue.sh
+source "$(dirname "$0")/vm_probe_prologue.sh"
 
 if [[ ${NETNS_CONFORM_NO_KERNEL_BUILD:-} == 1 && ! -e $cache/kernels/no-netns/kernel.json ]]; then
   echo "SKIP the no-netns kernel is not built and NETNS_CONFORM_NO_KERNEL_BUILD=1"

@@ -1,7 +1,7 @@
 # Sourced at the end of the tests that run the suite in a guest through netns-conform-vm-probe
 # (vm_smoke_test.sh, vm_no_netns_test.sh): the checks every such run ends with, then the exit.
 # Needs from the caller: check(), $failures, $out (the probe ran with --out "$out/run" and wrote
-# "$out/probe.json"), $run_netns_before and $etc_netns_before (yes/no before the run).
+# "$out/probe.json"), $run_netns_before and $etc_netns_before (from vm_probe_prologue.sh).
 problems=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("kernel_problems",[])))' \
   "$out/probe.json" 2>/dev/null)
 check "the guest kernel reported no panic/BUG/WARNING/Oops" "$([[ ${problems:-1} -eq 0 ]]; echo $?)"

@@ -25,20 +25,8 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 
-failures=0
-check() {  # check NAME CONDITION-EXIT-STATUS [DETAIL]
-  if [[ $2 -eq 0 ]]; then
-    echo "PASS $1"
-  else
-    echo "FAIL $1${3:+: $3}"
-    failures=$((failures + 1))
-  fi
-}
-
-run_netns_before=$([[ -e /run/netns ]] && echo yes || echo no)
-etc_netns_before=$([[ -e /etc/netns ]] && echo yes || echo no)
-rm -rf "$out"
-mkdir -p "$out"
+# shellcheck source=vm_probe_prologue.sh
+source "$(dirname "$0")/vm_probe_prologue.sh"
 
 "$probe" --vm "$kernel" --suite-dir "$bin" --out "$out/run" --json > "$out/probe.json" \
   2> "$out/probe.stderr"
