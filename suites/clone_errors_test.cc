@@ -246,7 +246,17 @@ NETNS_TEST(ConfigNetNs, NamespacesUsableExactlyWithConfigNetNs, "netns7.requires
     }
     if (dev) std::fclose(dev);
     ch.Note("devices-in-new-netns", names);
+    // Which netns the task is in: before, in the new one, and back home.
+    auto inode = [] {
+      struct stat st {};
+      return stat("/proc/self/ns/net", &st) == 0 ? std::to_string(st.st_ino) : "none";
+    };
+    struct stat home_st {};
+    ch.Note("home-ino",
+            home >= 0 && fstat(home, &home_st) == 0 ? std::to_string(home_st.st_ino) : "none");
+    ch.Note("new-ino", inode());
     ch.Record("setns-home", home >= 0 ? setns(home, CLONE_NEWNET) : -1);
+    ch.Note("back-ino", inode());
   });
   ASSERT_TRUE(child.Ok()) << child.Describe();
   const bool has_nsfs = child.Call("open-own-nsfs").rc >= 0;
@@ -258,8 +268,10 @@ NETNS_TEST(ConfigNetNs, NamespacesUsableExactlyWithConfigNetNs, "netns7.requires
   if (configured.value_or(has_nsfs)) {
     ASSERT_THAT(child.Call("open-own-nsfs"), SyscallSucceeds());
     ASSERT_THAT(child.Call("unshare"), SyscallSucceeds());
+    EXPECT_NE(child.notes["new-ino"], child.notes["home-ino"]) << "unshare left the task home";
     EXPECT_THAT(child.notes["devices-in-new-netns"], ::testing::StartsWith("lo "));
     EXPECT_THAT(child.Call("setns-home"), SyscallSucceeds());
+    EXPECT_EQ(child.notes["back-ino"], child.notes["home-ino"]) << "setns did not bring it back";
   } else {
     EXPECT_THAT(child.Call("open-own-nsfs"), SyscallFailsWithErrno(ENOENT));
     EXPECT_THAT(child.Call("unshare"), SyscallFailsWithErrno(EINVAL));
