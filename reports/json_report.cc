@@ -48,6 +48,15 @@ Json BuildEnvironment(const Environment& env) {
     for (const auto& line : env.kernel_problems) problems.push_back(ToValidUtf8(line));
     environment["kernel_problems"] = std::move(problems);
   }
+  if (!env.target.empty()) environment["target"] = ToValidUtf8(env.target);
+  if (!env.suite.empty()) environment["suite"] = ToValidUtf8(env.suite);
+  if (env.shard_count > 0) {
+    Json shard = Json::object();
+    shard["index"] = env.shard_index;
+    shard["count"] = env.shard_count;
+    environment["shard"] = std::move(shard);
+  }
+  if (!env.runsc_version.empty()) environment["runsc_version"] = ToValidUtf8(env.runsc_version);
   return environment;
 }
 
@@ -381,6 +390,17 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
     for (const auto& line : env.at("kernel_problems"))
       if (line.is_string()) run.environment.kernel_problems.push_back(line.get<std::string>());
   }
+  run.environment.target = GetOptionalString(env, "target", "environment");
+  run.environment.suite = GetOptionalString(env, "suite", "environment");
+  if (env.contains("shard")) {
+    const json& shard = RequireObject(env, "shard", "environment");
+    run.environment.shard_index = GetCount(shard, "index", "environment.shard");
+    run.environment.shard_count = GetCount(shard, "count", "environment.shard");
+    if (run.environment.shard_count < 1 || run.environment.shard_index < 1 ||
+        run.environment.shard_index > run.environment.shard_count)
+      Reject("environment.shard: index must be in 1..count");
+  }
+  run.environment.runsc_version = GetOptionalString(env, "runsc_version", "environment");
 
   const json& summary = RequireObject(doc, "summary", "");
   Summary& s = run.summary;

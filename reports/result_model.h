@@ -62,6 +62,16 @@ struct Environment {
   std::string vm_guest;
   int vm_guest_run = 0;
   std::vector<std::string> kernel_problems;  // console/dmesg lines: panic, BUG, WARNING, Oops
+  // The target the run was asked for (`run --target NAME`: "host", "gvisor", a VM kernel's name);
+  // empty in files written before targets existed.
+  std::string target;
+  // Which cases: "suite" (`run`) or "tools" (`netns-conform tools`); empty in older files.
+  std::string suite;
+  // `run --shard K/N`: this run holds shard K (1-based) of N; 0/0 for an unsharded run.
+  int shard_index = 0;
+  int shard_count = 0;
+  // The gVisor target only: `runsc --version`'s first line, e.g. "runsc version 0.0~20221219.0".
+  std::string runsc_version;
 };
 
 struct Summary {

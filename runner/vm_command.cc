@@ -78,6 +78,7 @@ std::vector<CaseResult> MissingCases(const std::vector<PlannedCase>& plan,
 
 void DescribeVmEnvironment(Environment& env, const vm::VmRunResult& r, const VmSelection& sel) {
   env.sandbox = "vm";
+  env.suite = "suite";
   env.vm_kernel = sel.kernel_path.empty() ? sel.name : sel.kernel_path;
   if (!r.kernel_release.empty()) env.kernel_release = r.kernel_release;
   env.kernel_config_source = r.kernel_config.empty()

@@ -158,7 +158,9 @@ int ToolsCommand(const ToolsOptions& options) {
   std::filesystem::remove(exec.out_dir / "deviations.txt", ec);
 
   std::string interrupted;
-  const RunResult run = ExecuteWithReports(plan, exec, InPlaceEnvironment(), &interrupted);
+  Environment environment = InPlaceEnvironment();
+  environment.suite = "tools";
+  const RunResult run = ExecuteWithReports(plan, exec, std::move(environment), &interrupted);
   const std::string deviations =
       DeviationReport(run.cases, reference.profile.name + " (" + reference.version + ")");
   WriteFileAtomically(exec.out_dir / "deviations.txt", deviations);
