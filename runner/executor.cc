@@ -37,12 +37,19 @@ namespace {
 // and everything it started), death with the runner, and the signal mask the runner blocked for
 // its signalfd restored to empty.
 struct CaseProcessSetup : bp::extend::handler {
-  int result_fd;            // opened close-on-exec in the runner; this case alone inherits it
+  int result_fd;  // opened close-on-exec in the runner; this case alone inherits it
+  // Instead, as its stdin (the fd is write-only, appending): for a wrapper that passes on stdio
+  // only.
+  bool result_as_stdin = false;
   pid_t runner = getpid();  // evaluated in the runner, before the fork
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
-    fcntl(result_fd, F_SETFD, 0);
+    if (result_as_stdin) {
+      dup2(result_fd, STDIN_FILENO);
+    } else {
+      fcntl(result_fd, F_SETFD, 0);
+    }
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // A runner killed between the fork and the prctl sends no death signal: never outlive it.
@@ -256,14 +263,25 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       run.deadline = run.started + options.case_timeout;
       try {
         std::vector<std::string> args = launcher_args;
-        args.insert(args.end(), {options.suite_binary.string(), "--gtest_filter=" + planned.id,
-                                 "--netns_conform_result_fd=" + std::to_string(result_fd.get())});
+        args.insert(args.end(),
+                    {options.suite_binary.string(), "--gtest_filter=" + planned.id,
+                     "--netns_conform_result_fd=" +
+                         std::to_string(options.result_via_stdin ? 0 : result_fd.get())});
         args.insert(args.end(), planned.extra_args.begin(), planned.extra_args.end());
+        std::string program = launcher.string();
+        if (!options.wrapper.empty()) {
+          args.insert(args.begin(), program);
+          args.insert(args.begin(), options.wrapper.begin() + 1, options.wrapper.end());
+          program = options.wrapper.front();
+        }
+        // vfork: the child only adjusts fds, its group and signals, then execs, so copying the
+        // runner's page tables (a fork) would be paid per case for nothing. The set-up runs after
+        // the stdio redirections (Boost.Process applies them in order), so its stdin wins.
         run.process = std::make_unique<bp::child>(
-            launcher.string(), bp::args(args), (bp::std_out & bp::std_err) > run.log_file.string(),
-            bp::std_in < bp::null, env, CaseProcessSetup{.result_fd = result_fd.get()},
-            // vfork: the child only adjusts fds, its group and signals, then execs, so copying
-            // the runner's page tables (a fork) would be paid per case for nothing.
+            program, bp::args(args), (bp::std_out & bp::std_err) > run.log_file.string(),
+            bp::std_in < bp::null, env,
+            CaseProcessSetup{.result_fd = result_fd.get(),
+                             .result_as_stdin = options.result_via_stdin},
             bp::posix::use_vfork);
       } catch (const std::exception& e) {
         CaseResult failed = Missed(planned, std::string("could not start: ") + e.what());

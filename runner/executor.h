@@ -23,10 +23,16 @@ struct ExecutorOptions {
   // `runner sandbox-exec -- suite ...` where that launcher is missing.
   std::filesystem::path runner_binary;
   std::filesystem::path suite_binary;
-  std::filesystem::path out_dir;        // logs/ and .work/ are made below it
+  std::filesystem::path out_dir;  // logs/ and .work/ are made below it
   int jobs = 1;
   std::chrono::milliseconds case_timeout{60000};
   std::map<std::string, std::string> extra_env;  // handed to every case
+  // A program the launcher's command line is handed to (gVisor: `runsc --network=none ... do`);
+  // empty: the launcher is started directly.
+  std::vector<std::string> wrapper;
+  // The result file reaches the case as its stdin, opened read-write, instead of as an inherited
+  // fd: `runsc do` passes the sandboxed command its stdio and nothing else.
+  bool result_via_stdin = false;
 };
 
 // Called once per finished case, in completion order.

@@ -13,6 +13,7 @@
 #include "runner/plan.h"
 #include "runner/run_command.h"
 #include "runner/sandbox.h"
+#include "runner/target.h"
 #include "runner/vm_command.h"
 #include "toolconf/tools_command.h"
 
@@ -67,6 +68,14 @@ int main(int argc, char** argv) {
   run->add_option("--spare-nic", spare_nic,
                   "a physical NIC that is DOWN with no addresses, lent to the device-refund cases");
   run->add_option("--suite-binary", run_options.suite_binary, "the suite binary");
+  std::string target_name;
+  auto* target = run->add_option("--target", target_name,
+                                 "host (default: the running kernel in place), gvisor (runsc "
+                                 "--network=none), or a VM kernel of `netns-conform kernel list`");
+  std::string shard_text;
+  run->add_option("--shard", shard_text,
+                  "run shard K of N (K/N): a deterministic split; merge the shards with "
+                  "`netns-conform report merge`");
   conform::VmSelection vm;
   auto* vm_name = run->add_option("--vm", vm.name,
                                   "run in a disposable qemu guest booting this kernel (see "
@@ -91,6 +100,7 @@ int main(int argc, char** argv) {
   auto* attach = run->add_option("--attach", attach_name,
                                  "run in the guest `netns-conform vm start NAME` keeps booted");
   attach->excludes(vm_name)->excludes(vm_kernel)->excludes(vm_machine)->excludes(vm_boot_timeout);
+  target->excludes(vm_name)->excludes(vm_kernel)->excludes(attach);
 
   conform::ClausesOptions clauses_options;
   auto* clauses = app.add_subcommand(
@@ -173,6 +183,7 @@ int main(int argc, char** argv) {
   std::string tools_out = tools_options.out_dir.string();
   tools->add_option("--out", tools_out, "output folder")->capture_default_str();
 
+
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
   auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
@@ -208,8 +219,17 @@ int main(int argc, char** argv) {
     if (*vm_stop) return conform::VmStopCommand(stop_name, stop_timeout_s);
     run_options.out_dir = out_dir;
     if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
+    if (!shard_text.empty()) run_options.shard = conform::ParseShard(shard_text);
+    if (!target_name.empty()) {
+      const conform::Target chosen = conform::ResolveTarget(target_name);
+      run_options.target = chosen.name;
+      if (chosen.kind == conform::TargetKind::kVm) vm.name = chosen.name;
+    }
     if (!attach_name.empty()) return conform::RunAttachCommand(run_options, attach_name);
-    if (vm.chosen()) return conform::RunVmCommand(run_options, vm);
+    if (vm.chosen()) {
+      if (target_name.empty()) run_options.target = vm.name.empty() ? "vm-kernel" : vm.name;
+      return conform::RunVmCommand(run_options, vm);
+    }
     return conform::RunCommand(run_options);
   } catch (const conform::UsageError& e) {
     return Fail(e.what());

@@ -74,4 +74,31 @@ std::vector<PlannedCase> FilterCases(const std::vector<PlannedCase>& cases,
   return kept;
 }
 
+Shard ParseShard(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return UsageError("--shard '" + text + "': " + why + " (expected K/N, 1 <= K <= N)");
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) throw bad("no '/'");
+  const auto number = [&](const std::string& digits) {
+    if (digits.empty() || digits.size() > 5 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      throw bad("'" + digits + "' is not a whole number up to 10000");
+    return std::stoi(digits);
+  };
+  Shard shard{number(text.substr(0, slash)), number(text.substr(slash + 1))};
+  if (shard.count < 1 || shard.count > 10000) throw bad("N must be in 1..10000");
+  if (shard.index < 1 || shard.index > shard.count) throw bad("K must be in 1..N");
+  return shard;
+}
+
+std::vector<PlannedCase> ShardCases(const std::vector<PlannedCase>& cases, const Shard& shard) {
+  if (!shard.active()) return cases;
+  std::vector<PlannedCase> kept;
+  for (size_t i = 0; i < cases.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(shard.count)) + 1 == shard.index)
+      kept.push_back(cases[i]);
+  return kept;
+}
+
 }  // namespace conform

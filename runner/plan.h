@@ -37,6 +37,24 @@ std::vector<PlannedCase> ListSuiteCases(const std::filesystem::path& suite_binar
 std::vector<PlannedCase> FilterCases(const std::vector<PlannedCase>& cases,
                                      const std::vector<std::string>& globs);
 
+// `run --shard K/N`: shard K (1-based) of N; count 0 means unsharded.
+struct Shard {
+  int index = 0;
+  int count = 0;
+  bool active() const { return count > 0; }
+  std::string Text() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+
+// Parses "K/N" with 1 <= K <= N <= 10000. Throws UsageError naming the text.
+Shard ParseShard(const std::string& text);
+
+// The cases of one shard: the i-th case of `cases` (0-based, in the suite's listing order after
+// the filters) belongs to shard (i mod N) + 1. Deterministic for the same suite binary and
+// filters, so the guest of a VM run and the host agree, and the N shards together hold every case
+// exactly once. Round-robin rather than blocks: neighbouring cases (one suite) often cost alike,
+// so every shard gets a similar share of the slow ones. An inactive shard keeps every case.
+std::vector<PlannedCase> ShardCases(const std::vector<PlannedCase>& cases, const Shard& shard);
+
 // The suite binary installed beside the runner.
 std::filesystem::path DefaultSuiteBinary();
 

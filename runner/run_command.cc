@@ -15,6 +15,7 @@
 #include "reports/json_report.h"
 #include "reports/junit_report.h"
 #include "runner/executor.h"
+#include "runner/gvisor.h"
 #include "runner/journal.h"
 #include "runner/plan.h"
 #include "runner/progress.h"
@@ -86,7 +87,20 @@ void PrepareOutDir(const std::filesystem::path& dir) {
   std::filesystem::remove(probe);
   for (const char* stale : {"results.json", "junit.xml", "journal.jsonl"})
     std::filesystem::remove(dir / stale, ec);
-  std::filesystem::remove_all(dir / "logs", ec);
+  // .work is left behind only by a runner that was killed (SIGKILL): its result files, and the
+  // gVisor target's runsc state.
+  for (const char* stale : {"logs", ".work"}) std::filesystem::remove_all(dir / stale, ec);
+}
+
+std::vector<PlannedCase> PlanCases(const std::filesystem::path& suite_binary,
+                                   const RunOptions& options) {
+  return ShardCases(FilterCases(ListSuiteCases(suite_binary), options.filters), options.shard);
+}
+
+void DescribeTarget(Environment& environment, const RunOptions& options) {
+  environment.target = options.target;
+  environment.shard_index = options.shard.index;
+  environment.shard_count = options.shard.count;
 }
 
 int ListCommand(const std::vector<std::string>& filters, const std::filesystem::path& suite_binary,
@@ -133,11 +147,29 @@ int RunCommand(const RunOptions& options) {
     setenv(kInitNetnsFdEnv, std::to_string(init_fd).c_str(), 1);
   }
 
-  auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  auto plan = PlanCases(suite_binary, options);
   PrepareOutDir(exec.out_dir);
+  Environment environment = InPlaceEnvironment();
+  DescribeTarget(environment, options);
+
+  if (options.target == "gvisor") {
+    if (options.spare_nic) throw UsageError("--spare-nic is for the host target");
+    const auto state_dir = exec.out_dir / ".work" / "runsc";
+    const GvisorTarget gvisor = PrepareGvisor(state_dir);
+    exec.wrapper = gvisor.wrapper;
+    exec.result_via_stdin = true;
+    exec.extra_env["TMPDIR"] = state_dir.string();
+    // The host's view of each requirement says nothing of gVisor's: every case judges its own
+    // inside gVisor (the suite checks them again before the body runs).
+    for (auto& planned : plan) planned.skip_reason.reset();
+    environment.sandbox = "gvisor";
+    environment.kernel_release = gvisor.kernel_release;
+    environment.kernel_config_source = "none (gVisor implements the Linux ABI in its own kernel)";
+    environment.runsc_version = gvisor.runsc_version;
+  }
 
   std::string interrupted;
-  const RunResult run = ExecuteWithReports(plan, exec, InPlaceEnvironment(), &interrupted);
+  const RunResult run = ExecuteWithReports(plan, exec, std::move(environment), &interrupted);
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml\n", exec.out_dir.c_str(),
                exec.out_dir.c_str());
   if (!interrupted.empty()) std::fprintf(stderr, "interrupted by %s\n", interrupted.c_str());

@@ -19,8 +19,14 @@ struct RunOptions {
   std::filesystem::path out_dir = "netns-conform-results";
   std::optional<std::string> spare_nic;
   std::filesystem::path suite_binary;  // empty: the one beside the runner
+  // `--target NAME` as given ("host" when none was), recorded in environment.target; RunCommand
+  // itself serves "host" and "gvisor" (main.cc sends the VM targets to RunVmCommand).
+  std::string target = "host";
+  Shard shard;  // `--shard K/N`
 };
 
+// In place on the running kernel (target "host"), or every case in its own gVisor sandbox (target
+// "gvisor", see runner/gvisor.h).
 // Returns the process exit status: 0 nothing failed, 1 a case failed/errored/timed out/missed.
 // Throws UsageError / InfrastructureError (exit status 2) before anything is written.
 int RunCommand(const RunOptions& options);
@@ -29,6 +35,12 @@ int RunCommand(const RunOptions& options);
 std::string Rfc3339Now();
 std::string Hostname();
 std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given);
+// The planned cases of a run: the suite's listing, filtered, then sharded.
+std::vector<PlannedCase> PlanCases(const std::filesystem::path& suite_binary,
+                                   const RunOptions& options);
+// Records the run's target and shard in its environment.
+void DescribeTarget(Environment& environment, const RunOptions& options);
+
 // Makes the output folder and proves it writable before any case starts; clears the reports of
 // an earlier run so that a run killed midway never leaves a stale results.json looking current.
 // Throws UsageError.

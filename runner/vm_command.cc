@@ -96,6 +96,7 @@ std::vector<std::string> RunnerArgs(const RunOptions& options) {
     args.push_back("--filter");
     args.push_back(filter);
   }
+  if (options.shard.active()) args.push_back("--shard=" + options.shard.Text());
   if (options.jobs > 0) args.push_back("-j" + std::to_string(options.jobs));
   args.push_back("--timeout=" + std::to_string(options.timeout_s));
   return args;
@@ -166,7 +167,7 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
   const auto suite_binary = SuiteBinaryOrDefault(options.suite_binary);
   // The plan on the host: it checks --filter before any boot, and names the cases a guest that
   // dies would leave unheard.
-  const auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  const auto plan = PlanCases(suite_binary, options);
   const auto out_dir = std::filesystem::absolute(options.out_dir);
 
   vm::Kernel kernel;
@@ -201,8 +202,10 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
   } catch (const vm::VmError& e) {
     throw InfrastructureError(e.what());
   }
-  return ReportVmRun(result, plan, out_dir, start,
-                     [&](Environment& env) { DescribeVmEnvironment(env, result, selection); });
+  return ReportVmRun(result, plan, out_dir, start, [&](Environment& env) {
+    DescribeVmEnvironment(env, result, selection);
+    DescribeTarget(env, options);
+  });
 }
 
 int RunAttachCommand(const RunOptions& options, const std::string& name) {
@@ -227,7 +230,7 @@ int RunAttachCommand(const RunOptions& options, const std::string& name) {
                  "vm: warning: %s changed since `vm start %s`: the guest runs the suite as it "
                  "was then\n",
                  suite_binary.c_str(), name.c_str());
-  const auto plan = FilterCases(ListSuiteCases(suite_binary), options.filters);
+  const auto plan = PlanCases(suite_binary, options);
   const auto out_dir = std::filesystem::absolute(options.out_dir);
   PrepareOutDir(out_dir);
 
@@ -253,6 +256,9 @@ int RunAttachCommand(const RunOptions& options, const std::string& name) {
   selection.name = attached.guest.kernel_label;
   return ReportVmRun(attached.result, plan, out_dir, start, [&](Environment& env) {
     DescribeVmEnvironment(env, attached.result, selection);
+    RunOptions described = options;
+    described.target = selection.name;  // the kernel the kept guest booted
+    DescribeTarget(env, described);
     env.sandbox = "vm-reuse";
     env.vm_guest = name;
     env.vm_guest_run = attached.run;
