@@ -11,6 +11,7 @@
 #include "reports/json_report.h"
 #include "runner/clauses_command.h"
 #include "runner/plan.h"
+#include "runner/report_command.h"
 #include "runner/run_command.h"
 #include "runner/sandbox.h"
 #include "runner/target.h"
@@ -184,6 +185,9 @@ int main(int argc, char** argv) {
   tools->add_option("--out", tools_out, "output folder")->capture_default_str();
 
 
+  // `report merge|diff|convert`: results.json of earlier runs (runner/report_command.h).
+  const conform::ReportSubcommand report(app);
+
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
   auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
@@ -206,6 +210,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
+    if (report.chosen()) return report.Run();
     if (*list) return conform::ListCommand(filters, suite_binary, list_json);
     if (*clauses) return conform::ClausesCommand(clauses_options);
     if (*tools) {
