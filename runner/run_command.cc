@@ -87,8 +87,7 @@ void PrepareOutDir(const std::filesystem::path& dir) {
   std::filesystem::remove(probe);
   for (const char* stale : {"results.json", "junit.xml", "journal.jsonl"})
     std::filesystem::remove(dir / stale, ec);
-  // .work is left behind only by a runner that was killed (SIGKILL): its result files, and the
-  // gVisor target's runsc state.
+  // .work is left behind only by a runner that was killed (SIGKILL): its result files.
   for (const char* stale : {"logs", ".work"}) std::filesystem::remove_all(dir / stale, ec);
 }
 
@@ -154,11 +153,10 @@ int RunCommand(const RunOptions& options) {
 
   if (options.target == "gvisor") {
     if (options.spare_nic) throw UsageError("--spare-nic is for the host target");
-    const auto state_dir = exec.out_dir / ".work" / "runsc";
-    const GvisorTarget gvisor = PrepareGvisor(state_dir);
+    const GvisorTarget gvisor =
+        PrepareGvisor(exec.runner_binary.parent_path() / kSandboxBinaryName);
     exec.wrapper = gvisor.wrapper;
     exec.result_via_stdin = true;
-    exec.extra_env["TMPDIR"] = state_dir.string();
     // The host's view of each requirement says nothing of gVisor's: every case judges its own
     // inside gVisor (the suite checks them again before the body runs).
     for (auto& planned : plan) planned.skip_reason.reset();

@@ -169,4 +169,24 @@ void SandboxExec(const std::vector<std::string>& argv) {
   _exit(WEXITSTATUS(status));
 }
 
+void PrivateTmpfsExec(const std::string& dir, const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    std::fprintf(stderr, "netns-conform sandbox: no command\n");
+    _exit(kSandboxSetupFailed);
+  }
+  Check(unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)");
+  Check(mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
+  // 0755: runsc's sandbox process drops to an unprivileged user and must reach its state.
+  Check(mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"),
+        "mount the private tmpfs");
+  Check(setenv("TMPDIR", dir.c_str(), 1), "setenv TMPDIR");
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "netns-conform sandbox: exec %s: %s\n", argv[0].c_str(),
+               std::strerror(errno));
+  _exit(kSandboxSetupFailed);
+}
+
 }  // namespace conform

@@ -18,4 +18,10 @@ inline constexpr int kSandboxSetupFailed = 125;
 // re-raising the signal that killed it.
 [[noreturn]] void SandboxExec(const std::vector<std::string>& argv);
 
+// Execs argv in a new mount namespace where `dir` (an existing folder) is a fresh tmpfs and
+// TMPDIR names it: what runsc keeps there (its per-sandbox state) lives only as long as the
+// processes of that namespace, so even a SIGKILL leaves nothing behind on the host. Returns only
+// on setup failure (then the caller exits with kSandboxSetupFailed).
+[[noreturn]] void PrivateTmpfsExec(const std::string& dir, const std::vector<std::string>& argv);
+
 }  // namespace conform

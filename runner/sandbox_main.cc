@@ -9,9 +9,16 @@
 
 #include "runner/sandbox.h"
 
+//
+// `netns-conform-sandbox --private-tmpfs DIR -- COMMAND ARGS...` runs COMMAND with a fresh tmpfs on
+// DIR in its own mount namespace (the gVisor target's runsc keeps its state there).
 int main(int argc, char** argv) {
+  if (argc >= 5 && std::strcmp(argv[1], "--private-tmpfs") == 0 && std::strcmp(argv[3], "--") == 0)
+    conform::PrivateTmpfsExec(argv[2], std::vector<std::string>(argv + 4, argv + argc));
   if (argc < 3 || std::strcmp(argv[1], "--") != 0) {
-    std::fprintf(stderr, "usage: netns-conform-sandbox -- COMMAND [ARGS...]\n");
+    std::fprintf(stderr,
+                 "usage: netns-conform-sandbox -- COMMAND [ARGS...]\n"
+                 "       netns-conform-sandbox --private-tmpfs DIR -- COMMAND [ARGS...]\n");
     return conform::kSandboxSetupFailed;
   }
   conform::SandboxExec(std::vector<std::string>(argv + 2, argv + argc));
