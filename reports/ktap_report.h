@@ -1,0 +1,39 @@
+// KTAP version 1 (the kernel's Documentation/dev-tools/ktap.rst): the result model as the kernel's
+// own test tooling (tools/testing/kunit/kunit_parser.py, kselftest consumers) reads it.
+//
+//   KTAP version 1
+//   1..<suites>
+//   # kernel_release: 6.1.0-27-amd64                     the environment, one "# key: value" each
+//     KTAP version 1                                       one nested test per gtest suite
+//     # Subtest: <Suite>                                   (per suite and tool in a tools run:
+//     1..<cases>                                            "<Suite>/<tool>")
+//     ok 1 <Case>                                          PASS
+//     # <every line of the reason>                         non-PASS: the reason, then
+//     not ok 2 <Case>                                      FAIL
+//     ok 3 <Case> # SKIP <first line of the reason>        SKIP
+//     not ok 4 <Case> # ERROR <first line>                 ERROR
+//     not ok 5 <Case> # TIMEOUT <first line>               TIMEOUT
+//     not ok 6 <Case> # ERROR MISS: <first line>           MISS (KTAP has no directive for it)
+//   not ok 1 <Suite>                                       "ok" when every case passed or skipped,
+//                                                          "ok N <Suite> # SKIP" when all skipped
+//
+// Indentation is two spaces per level, as ktap.rst specifies (KUnit writes four; parsers accept
+// any). Only SKIP changes how kunit_parser.py counts a line, so it counts passed = PASS,
+// skipped = SKIP, failed = FAIL + ERROR + TIMEOUT + MISS: the results.json summary.
+//
+// Free text never forms a KTAP line: names lose whitespace and '#', directive data loses '#'
+// (U+FF03 instead: kunit_parser.py would take a later " # SKIP" as the directive), diagnostics
+// start with "# " and never read as "# Subtest:", and the console markers on which
+// kunit_parser.py stops reading ("reboot: System halted", ...) are broken up by a space. Text is
+// ReadableText: valid UTF-8 without escape sequences or line breaks other than LF.
+#pragma once
+
+#include <string>
+
+#include "reports/result_model.h"
+
+namespace conform {
+
+std::string ToKtap(const RunResult& run);
+
+}  // namespace conform

@@ -1,0 +1,30 @@
+// Text helpers shared by the derived report formats (KTAP, KCIDB, the matrix): case output is
+// arbitrary bytes, and each format needs it as readable, valid UTF-8 text.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace conform {
+
+// `raw` as valid UTF-8 text (ToValidUtf8) without terminal escape sequences (colours, cursor
+// moves, OSC titles) and NUL bytes, with CRLF and lone CR turned into LF, and every other control
+// character except tab and LF (C0, DEL, C1, U+2028, U+2029) replaced by U+FFFD: what remains
+// renders the same everywhere and splits into lines only at LF.
+std::string ReadableText(std::string_view raw);
+
+// The first line of ReadableText(raw) that is not blank (or "" when there is none), cut at a
+// character boundary to at most `max_bytes` bytes plus "..." when it was longer.
+std::string FirstLine(std::string_view raw, size_t max_bytes);
+
+// `text` (valid UTF-8) cut at a character boundary to at most `max_bytes` bytes.
+std::string_view TruncateUtf8(std::string_view text, size_t max_bytes);
+
+// A case id "Suite.Case" split at its first '.'; an id without '.' is both its suite and its case.
+std::string SuiteOf(std::string_view case_id);
+std::string CaseOf(std::string_view case_id);
+
+// Whether `text` is an RFC 3339 date-time ("2025-01-31T12:00:00Z", "...T12:00:00.25+01:00").
+bool IsRfc3339(std::string_view text);
+
+}  // namespace conform
