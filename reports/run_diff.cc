@@ -26,12 +26,10 @@ std::map<CaseKey, const CaseResult*> ByKey(const RunResult& run) {
   return cases;
 }
 
-CaseChange ChangeOf(const CaseResult* base, const CaseResult* now) {
-  const CaseResult& any = now != nullptr ? *now : *base;
-  CaseChange change{any.id, any.tool, any.clause, std::nullopt, std::nullopt, any.reason};
-  if (base != nullptr) change.base = base->status;
-  if (now != nullptr) change.now = now->status;
-  return change;
+// `shown` is the new run's record of the case, or the base run's for a vanished case.
+CaseChange ChangeOf(const CaseResult& shown, std::optional<Status> base,
+                    std::optional<Status> now) {
+  return {shown.id, shown.tool, shown.clause, base, now, shown.reason};
 }
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -95,7 +93,7 @@ RunDiff DiffRuns(const RunResult& base, const RunResult& now) {
   for (const auto& [key, result] : base_cases) {
     const auto found = new_cases.find(key);
     if (found == new_cases.end()) {
-      diff.vanished.push_back(ChangeOf(result, nullptr));
+      diff.vanished.push_back(ChangeOf(*result, result->status, std::nullopt));
       continue;
     }
     common = true;
@@ -103,16 +101,17 @@ RunDiff DiffRuns(const RunResult& base, const RunResult& now) {
     const Status after = found->second->status;
     if (before == after) continue;
     if (IsGood(before) && IsFailure(after)) {
-      diff.regressions.push_back(ChangeOf(result, found->second));
+      diff.regressions.push_back(ChangeOf(*found->second, before, after));
     } else if (IsFailure(before) && after == Status::kPass) {
-      diff.fixes.push_back(ChangeOf(result, found->second));
+      diff.fixes.push_back(ChangeOf(*found->second, before, after));
     } else {
-      diff.changed.push_back(ChangeOf(result, found->second));
+      diff.changed.push_back(ChangeOf(*found->second, before, after));
     }
   }
   if (!common) throw ReportError("unrelated runs: no case is in both");
   for (const auto& [key, result] : new_cases) {
-    if (!base_cases.contains(key)) diff.added.push_back(ChangeOf(nullptr, result));
+    if (!base_cases.contains(key))
+      diff.added.push_back(ChangeOf(*result, std::nullopt, result->status));
   }
   return diff;
 }

@@ -47,9 +47,12 @@ void CheckSameRun(const std::vector<MergeInput>& inputs) {
     for (const Field& field : kFields) {
       const std::string want = field.get(reference);
       const std::string have = field.get(input.run.environment);
-      if (want != have)
-        Reject(std::string("not the same run: environment.") + field.name + " is '" + want +
-               "' in " + PathText(first) + " but '" + have + "' in " + PathText(input));
+      if (want == have) continue;
+      std::string reason = "not the same run: environment.";
+      reason += field.name;
+      reason += " is '" + want + "' in " + PathText(first);
+      reason += " but '" + have + "' in " + PathText(input);
+      Reject(reason);
     }
   }
 }

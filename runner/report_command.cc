@@ -36,6 +36,19 @@ void MakeFolder(const fs::path& folder) {
   if (error) throw ReportError(folder.string() + ": cannot create the folder: " + error.message());
 }
 
+// `report merge --out` a shard's own folder would replace that shard's results.json by the
+// merge: the input is gone, and a retry merges the merge with the other shards.
+void RefuseOverwritingAnInput(const fs::path& out_file, const std::vector<std::string>& inputs) {
+  std::error_code error;
+  const fs::path target = fs::weakly_canonical(out_file, error);
+  if (error) return;  // the folder cannot be resolved: MakeFolder reports why
+  for (const std::string& input : inputs) {
+    if (fs::weakly_canonical(input, error) == target && !error)
+      throw UsageError("--out " + out_file.parent_path().string() + " would overwrite the input " +
+                       input);
+  }
+}
+
 // Writes all of `text` to stdout; a closed pipe or a full disk must not pass for success.
 void PrintAll(const std::string& text) {
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
@@ -116,6 +129,7 @@ int ReportSubcommand::Merge() const {
   for (const std::string& path : merge_inputs_) inputs.push_back({path, ReadResultsFile(path)});
   const MergeOutcome outcome = MergeRuns(inputs, {merge_out_, allow_partial_});
   const fs::path out_dir = merge_out_;
+  RefuseOverwritingAnInput(out_dir / "results.json", merge_inputs_);
   MakeFolder(out_dir);
   // junit.xml first: results.json is the source of truth, so once it is there both are.
   WriteFileAtomically(out_dir / "junit.xml", ToJUnitXml(outcome.run));

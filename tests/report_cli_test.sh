@@ -134,6 +134,11 @@ else
   fail "merge --allow-partial: exit $rc, stderr $(cat stderr)"
 fi
 
+shard_before=$(sha256sum <s1/results.json)
+expect_usage_error "merge into a shard's own folder" "would overwrite the input s1/results.json" \
+  "$runner" report merge s1/results.json s2/results.json --out ./s1/
+[[ $(sha256sum <s1/results.json) == "$shard_before" ]] ||
+  fail "merge into a shard's own folder changed s1/results.json"
 make_run dup 1/2 D.Four=PASS
 expect_usage_error "merge of overlapping shards" "shard 1/2 is in both s1/results.json and dup/results.json" \
   "$runner" report merge s1/results.json dup/results.json --out out

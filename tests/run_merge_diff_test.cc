@@ -170,6 +170,7 @@ TEST(DiffRuns, SortsEveryChangeIntoItsList) {
   const RunDiff diff = DiffRuns(base, now);
   auto ids = [](const std::vector<CaseChange>& changes) {
     std::vector<std::string> out;
+    out.reserve(changes.size());
     for (const CaseChange& change : changes) out.push_back(change.id);
     return out;
   };
