@@ -10,6 +10,7 @@
 
 #include "reports/json_report.h"
 #include "runner/clauses_command.h"
+#include "runner/matrix_command.h"
 #include "runner/plan.h"
 #include "runner/report_command.h"
 #include "runner/run_command.h"
@@ -168,6 +169,25 @@ int main(int argc, char** argv) {
                    "seconds to wait for it to go before killing it (default 20)")
       ->check(CLI::Range(1.0, 3600.0));
 
+  conform::MatrixOptions matrix_options;
+  auto* matrix = app.add_subcommand(
+      "matrix", "run several targets (and tools) and write matrix.json and matrix.html");
+  matrix->add_option("--target", matrix_options.targets,
+                     "host, gvisor or a VM kernel (repeatable; default: host, gvisor, "
+                     "debian-6.1-cloud, debian-6.12, no-netns)");
+  matrix->add_option("--tool", matrix_options.tools,
+                     "also a column per tool of `netns-conform tools` (repeatable)");
+  matrix->add_option("--filter", matrix_options.filters,
+                     "only cases whose Suite.Case id matches this glob (repeatable)");
+  matrix
+      ->add_option("-p,--parallel", matrix_options.parallel,
+                   "targets run at once (default: CPU count)")
+      ->check(CLI::Range(1, 64));
+  matrix->add_option("--timeout", matrix_options.timeout_s, "per-case limit in seconds")
+      ->check(CLI::Range(1.0, 1e6));
+  std::string matrix_out = matrix_options.out_dir.string();
+  matrix->add_option("--out", matrix_out, "output folder")->capture_default_str();
+
   conform::ToolsOptions tools_options;
   auto* tools = app.add_subcommand(
       "tools", "run the tool scenarios against netns tools and compare each with the reference");
@@ -183,7 +203,6 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6));
   std::string tools_out = tools_options.out_dir.string();
   tools->add_option("--out", tools_out, "output folder")->capture_default_str();
-
 
   // `report merge|diff|convert`: results.json of earlier runs (runner/report_command.h).
   const conform::ReportSubcommand report(app);
@@ -206,7 +225,9 @@ int main(int argc, char** argv) {
   }
 
   if (app.get_subcommands().empty())
-    return Fail("a subcommand is required: list, run, clauses, kernel or vm (see --help)");
+    return Fail(
+        "a subcommand is required: list, run, matrix, report, tools, clauses, kernel or vm (see "
+        "--help)");
 
   try {
     if (*sandbox) conform::SandboxExec(sandbox_argv);
@@ -216,6 +237,10 @@ int main(int argc, char** argv) {
     if (*tools) {
       tools_options.out_dir = tools_out;
       return conform::ToolsCommand(tools_options);
+    }
+    if (*matrix) {
+      matrix_options.out_dir = matrix_out;
+      return conform::MatrixCommand(matrix_options);
     }
     if (*kernel_list) return conform::KernelListCommand(!kernel_offline);
     if (*kernel_build) return conform::KernelBuildCommand(build_name, build_force);
