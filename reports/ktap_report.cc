@@ -54,6 +54,17 @@ std::string DirectiveData(std::string_view reason) {
   return BreakEndMarkers(std::move(data));
 }
 
+// Whether the directive data shows all of `reason`: then diagnostic lines would only repeat it.
+bool FitsDirective(std::string_view reason) {
+  const std::string text = ReadableText(reason);
+  const size_t begin = text.find_first_not_of(" \t\n");
+  const size_t end = text.find_last_not_of(" \t\n");
+  if (begin == std::string::npos) return true;
+  const std::string_view whole = std::string_view(text).substr(begin, end + 1 - begin);
+  return whole.find('\n') == std::string_view::npos && whole.find('#') == std::string_view::npos &&
+         whole.size() <= kMaxDirectiveBytes;
+}
+
 // Every line of `text` as a diagnostic line at `indent`.
 void AppendDiagnostics(std::string_view text, const std::string& indent, std::string& out) {
   const std::string readable = ReadableText(text);
@@ -137,7 +148,10 @@ void AppendEnvironment(const RunResult& run, std::string& out) {
 void AppendCase(const CaseResult& c, size_t number, const std::string& indent, std::string& out) {
   const std::string reason =
       c.reason.empty() ? std::string("no reason recorded for ") + StatusName(c.status) : c.reason;
-  if (c.status != Status::kPass) AppendDiagnostics(reason, indent, out);
+  // Parsers show a failed test's diagnostics, not its directive data: every "not ok" gets its
+  // reason as diagnostics; a SKIP only when its result line cannot show all of it.
+  if (c.status != Status::kPass && (c.status != Status::kSkip || !FitsDirective(reason)))
+    AppendDiagnostics(reason, indent, out);
   const std::string test = std::to_string(number) + " " + Name(CaseOf(c.id));
   switch (c.status) {
     case Status::kPass:

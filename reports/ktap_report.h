@@ -8,7 +8,8 @@
 //     # Subtest: <Suite>                                   (per suite and tool in a tools run:
 //     1..<cases>                                            "<Suite>/<tool>")
 //     ok 1 <Case>                                          PASS
-//     # <every line of the reason>                         non-PASS: the reason, then
+//     # <every line of the reason>                         "not ok", and a SKIP reason longer
+//                                                          than its result line: the reason, then
 //     not ok 2 <Case>                                      FAIL
 //     ok 3 <Case> # SKIP <first line of the reason>        SKIP
 //     not ok 4 <Case> # ERROR <first line>                 ERROR
