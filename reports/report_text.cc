@@ -74,9 +74,7 @@ std::string ReadableText(std::string_view raw) {
       // Dropped rather than replaced: a NUL is never meaningful in a message.
     } else if (ch == '\r') {
       if (next != '\n') out.push_back('\n');
-    } else if (ch == '\n' || ch == '\t') {
-      out.push_back(ch);
-    } else if (byte < 0x20 || byte == 0x7F) {
+    } else if ((byte < 0x20 && ch != '\n' && ch != '\t') || byte == 0x7F) {
       out += kReplacementCharacter;
     } else if (byte == 0xC2 && next >= 0x80 && next <= 0x9F) {
       out += kReplacementCharacter;  // C1 control, U+0085 (NEL) among them
