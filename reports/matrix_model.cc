@@ -83,9 +83,17 @@ MatrixRow Row(const std::string& clause, const std::string& text,
     const auto it = cells.find(clause);
     row.cells.push_back(it != cells.end() ? it->second : not_run);
   }
-  row.differs = std::any_of(row.cells.begin(), row.cells.end(), [&row](const MatrixCell& cell) {
-    return cell.status != row.cells.front().status;
-  });
+  // Only the columns that ran the clause are compared: a tool column never runs the suite's
+  // clauses (nor a target the tool scenarios'), and that is no difference in behaviour.
+  const MatrixCell* first_run = nullptr;
+  for (const auto& cell : row.cells) {
+    if (cell.status == kNotRun) continue;
+    if (!first_run) {
+      first_run = &cell;
+    } else if (cell.status != first_run->status) {
+      row.differs = true;
+    }
+  }
   return row;
 }
 

@@ -22,7 +22,7 @@ struct MatrixRow {
   std::string clause;
   std::string text;               // the catalogue's text; empty for a clause it lacks
   std::vector<MatrixCell> cells;  // one per column, in column order
-  bool differs = false;           // the cells' statuses are not all equal
+  bool differs = false;           // the statuses of the cells that ran the clause are not all equal
 };
 
 struct MatrixGroup {

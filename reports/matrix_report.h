@@ -8,7 +8,7 @@
 //    "documents": [{"id", "title"}],                      the row groups, in catalogue order
 //    "rows": [{"clause", "document", "text",
 //              "cells": [{"column", "status", "reason"?, "cases": [case ids], "log"?}]}],
-//    "differing": [clause ids whose cells' statuses differ between columns]}
+//    "differing": [clause ids whose statuses differ between the columns that ran them]}
 //
 // Rows: every clause a case of any column names, grouped by catalogue document in catalogue
 // order; clauses the catalogue lacks come last, in document "other", by id. A cell's status is

@@ -180,8 +180,10 @@ int main(int argc, char** argv) {
   matrix->add_option("--filter", matrix_options.filters,
                      "only cases whose Suite.Case id matches this glob (repeatable)");
   matrix
-      ->add_option("-p,--parallel", matrix_options.parallel,
-                   "targets run at once (default: CPU count)")
+      ->add_option(
+          "-p,--parallel", matrix_options.parallel,
+          "VM targets booted at once (default: CPU count); host, gvisor and tools run beside them, "
+          "one at a time")
       ->check(CLI::Range(1, 64));
   matrix->add_option("--timeout", matrix_options.timeout_s, "per-case limit in seconds")
       ->check(CLI::Range(1.0, 1e6));

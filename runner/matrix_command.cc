@@ -30,6 +30,7 @@ struct Job {
   std::filesystem::path out_dir;  // its results.json goes here
   std::filesystem::path log;      // its stderr (progress and reports' paths)
   double expected_s = 0;          // a rough cost, to start the longest first
+  bool vm = false;                // boots a guest: counts against the VM limit
   std::unique_ptr<bp::child> process;
   Clock::time_point started;
   double wall_s = 0;
@@ -78,9 +79,13 @@ RunResult FailedRun(const std::vector<PlannedCase>& plan, const Job& job) {
 volatile sig_atomic_t stop_signal = 0;
 void NoteStop(int sig) { stop_signal = sig; }
 
-// Runs the jobs, at most `parallel` at once, longest expected first. SIGINT/SIGTERM/SIGHUP are
-// passed on as SIGTERM: each runner then stops its cases and still writes its reports.
-void RunJobs(std::vector<Job>& jobs, int parallel, const std::filesystem::path& runner) {
+// Runs the jobs in two lanes, longest expected first in each: the VM targets, at most
+// `parallel_vms` guests at once, and beside them the targets that run on this machine's kernel
+// (host, gvisor, the tools) one at a time. A lone target rarely keeps both cores busy (a guest
+// boots on one vCPU, gVisor waits on its sandboxes' start-up), so the lanes fill each other's
+// gaps. SIGINT/SIGTERM/SIGHUP are passed on as SIGTERM: each runner then stops its cases and
+// still writes its reports.
+void RunJobs(std::vector<Job>& jobs, int parallel_vms, const std::filesystem::path& runner) {
   std::vector<Job*> queue;
   for (auto& job : jobs) queue.push_back(&job);
   std::stable_sort(queue.begin(), queue.end(),
@@ -91,11 +96,20 @@ void RunJobs(std::vector<Job>& jobs, int parallel, const std::filesystem::path& 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
 
   std::vector<Job*> running;
-  size_t next = 0;
   bool forwarded = false;
-  while (next < queue.size() || !running.empty()) {
-    while (!stop_signal && next < queue.size() && running.size() < static_cast<size_t>(parallel)) {
-      Job& job = *queue[next++];
+  const auto can_start = [&](const Job* job) {
+    const auto same_lane = std::count_if(running.begin(), running.end(),
+                                         [&](const Job* other) { return other->vm == job->vm; });
+    return same_lane < (job->vm ? parallel_vms : 1);
+  };
+  while (!queue.empty() || !running.empty()) {
+    for (auto it = queue.begin(); !stop_signal && it != queue.end();) {
+      if (!can_start(*it)) {
+        ++it;
+        continue;
+      }
+      Job& job = **it;
+      it = queue.erase(it);
       std::fprintf(stderr, "matrix: %s started\n", job.name.c_str());
       job.started = Clock::now();
       job.process =
@@ -107,7 +121,7 @@ void RunJobs(std::vector<Job>& jobs, int parallel, const std::filesystem::path& 
       if (!forwarded)
         for (Job* job : running) kill(job->process->id(), SIGTERM);
       forwarded = true;
-      next = queue.size();  // never start the rest
+      queue.clear();  // never start the rest
     }
     // Waits for any child to end (SIGCHLD interrupts the pause) or a second to pass; a child that
     // ends between the check and the pause costs at most that second.
@@ -180,6 +194,7 @@ int MatrixCommand(const MatrixOptions& options) {
     for (const auto& filter : options.filters)
       job.args.insert(job.args.end(), {"--filter", filter});
     job.expected_s = ExpectedSeconds(target);
+    job.vm = ResolveTarget(target).kind == TargetKind::kVm;
     jobs.push_back(std::move(job));
   }
   if (!options.tools.empty()) {
@@ -192,11 +207,11 @@ int MatrixCommand(const MatrixOptions& options) {
     job.expected_s = ExpectedSeconds("tools");
     jobs.push_back(std::move(job));
   }
-  const int parallel = options.parallel > 0
-                           ? options.parallel
-                           : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  const int parallel_vms = options.parallel > 0
+                               ? options.parallel
+                               : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   const auto start = Clock::now();
-  RunJobs(jobs, parallel, runner);
+  RunJobs(jobs, parallel_vms, runner);
   const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   std::vector<MatrixColumn> columns;
