@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
   matrix
       ->add_option(
           "-p,--parallel", matrix_options.parallel,
-          "VM targets booted at once (default: CPU count); host, gvisor and tools run beside them, "
-          "one at a time")
+          "VM targets booted at once, with host, gvisor and tools beside them (default: the "
+          "CPU count with KVM; under TCG one target at a time)")
       ->check(CLI::Range(1, 64));
   matrix->add_option("--timeout", matrix_options.timeout_s, "per-case limit in seconds")
       ->check(CLI::Range(1.0, 1e6));
