@@ -19,6 +19,7 @@
 #include "runner/journal.h"
 #include "runner/plan.h"
 #include "runner/progress.h"
+#include "runner/sandbox.h"
 #include "runner/spare_nic.h"
 
 namespace conform {
@@ -157,6 +158,7 @@ int RunCommand(const RunOptions& options) {
         PrepareGvisor(exec.runner_binary.parent_path() / kSandboxBinaryName);
     exec.wrapper = gvisor.wrapper;
     exec.result_via_stdin = true;
+    exec.extra_env[kInGvisorEnv] = "1";
     // The host's view of each requirement says nothing of gVisor's: every case judges its own
     // inside gVisor (the suite checks them again before the body runs).
     for (auto& planned : plan) planned.skip_reason.reset();

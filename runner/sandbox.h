@@ -13,6 +13,11 @@ namespace conform {
 // the failing step is on stderr.
 inline constexpr int kSandboxSetupFailed = 125;
 
+// Set by the runner for the gVisor target (runsc passes its environment into the sandbox): the
+// launcher then accepts the mount operations gVisor lacks where gVisor itself keeps the host
+// safe.
+inline constexpr const char* kInGvisorEnv = "NETNS_CONFORM_IN_GVISOR";
+
 // Runs argv inside a new sandbox and returns only on setup failure (then the caller exits with
 // kSandboxSetupFailed). On success this process waits for the case and exits with its status,
 // re-raising the signal that killed it.
