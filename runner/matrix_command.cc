@@ -79,6 +79,9 @@ RunResult FailedRun(const std::vector<PlannedCase>& plan, const Job& job) {
 
 volatile sig_atomic_t stop_signal = 0;
 void NoteStop(int sig) { stop_signal = sig; }
+// Only there to interrupt the wait below (a signal left at its default SIGCHLD disposition is
+// discarded and wakes nothing); exec resets it, so the children never see it.
+void NoteChild(int) {}
 
 // Runs the jobs in two lanes, longest expected first in each: the VM targets, at most
 // `parallel_vms` guests at once, and beside them the targets that run on this machine's kernel
@@ -97,6 +100,11 @@ void RunJobs(std::vector<Job>& jobs, int parallel_vms, bool serial,
   action.sa_handler = NoteStop;
   sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+  struct sigaction child_action {};
+  child_action.sa_handler = NoteChild;
+  child_action.sa_flags = SA_RESTART;  // nanosleep is cut short all the same (signal(7))
+  sigemptyset(&child_action.sa_mask);
+  sigaction(SIGCHLD, &child_action, nullptr);
 
   std::vector<Job*> running;
   bool forwarded = false;
@@ -127,8 +135,6 @@ void RunJobs(std::vector<Job>& jobs, int parallel_vms, bool serial,
       forwarded = true;
       queue.clear();  // never start the rest
     }
-    // Waits for any child to end (SIGCHLD interrupts the pause) or a second to pass; a child that
-    // ends between the check and the pause costs at most that second.
     bool any_ended = false;
     for (auto it = running.begin(); it != running.end();) {
       std::error_code ec;
@@ -145,12 +151,11 @@ void RunJobs(std::vector<Job>& jobs, int parallel_vms, bool serial,
       it = running.erase(it);
       any_ended = true;
     }
+    // Waits for any child to end or a second to pass; a child that ends between the check above
+    // and the pause costs at most that second.
     if (!any_ended && !running.empty()) {
-      sigset_t chld;
-      sigemptyset(&chld);
-      sigaddset(&chld, SIGCHLD);
       timespec second{1, 0};
-      sigtimedwait(&chld, nullptr, &second);
+      nanosleep(&second, nullptr);  // cut short (EINTR) by SIGCHLD or a stop signal
     }
   }
 }
