@@ -93,6 +93,7 @@ void NoteChild(int) {}
 void RunJobs(std::vector<Job>& jobs, int parallel_vms, bool serial,
              const std::filesystem::path& runner) {
   std::vector<Job*> queue;
+  queue.reserve(jobs.size());
   for (auto& job : jobs) queue.push_back(&job);
   std::stable_sort(queue.begin(), queue.end(),
                    [](const Job* a, const Job* b) { return a->expected_s > b->expected_s; });

@@ -186,6 +186,7 @@ void PrivateTmpfsExec(const std::string& dir, const std::vector<std::string>& ar
         "mount the private tmpfs");
   Check(setenv("TMPDIR", dir.c_str(), 1), "setenv TMPDIR");
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   execvp(args[0], args.data());
