@@ -12,7 +12,8 @@ namespace {
 // The initial netns has a fixed inode since 6.18 (NET_NS_INIT_INO); on older kernels the best
 // available check is against PID 1's netns where it may be read.
 bool InInitialNetns() {
-  struct stat self {}, init {};
+  struct stat self {
+  }, init{};
   if (stat("/proc/self/ns/net", &self) != 0) return false;
   if (self.st_ino == 0xEFFFFFF9) return true;
   if (stat("/proc/1/ns/net", &init) == 0) return self.st_ino == init.st_ino;
