@@ -9,42 +9,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "reports/report_text.h"
+
 namespace conform {
 
 namespace {
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 constexpr size_t kMaxMessageBytes = 1000;
-
-// Length of the terminal escape sequence starting at text[i] (text[i] is ESC), or 0 when it is
-// a lone ESC. Covers CSI ("ESC [ params final", colours and cursor moves), OSC ("ESC ] ... BEL"
-// or "... ESC \") and two-byte Fe escapes.
-size_t EscapeSequenceLength(std::string_view text, size_t i) {
-  const size_t n = text.size();
-  if (i + 1 >= n) return 0;
-  const auto kind = static_cast<unsigned char>(text[i + 1]);
-  if (kind == '[') {
-    size_t j = i + 2;
-    while (j < n && static_cast<unsigned char>(text[j]) >= 0x20 &&
-           static_cast<unsigned char>(text[j]) <= 0x3F) {
-      ++j;  // parameter and intermediate bytes
-    }
-    if (j < n && static_cast<unsigned char>(text[j]) >= 0x40 &&
-        static_cast<unsigned char>(text[j]) <= 0x7E) {
-      return j + 1 - i;
-    }
-    return 0;
-  }
-  if (kind == ']') {
-    for (size_t j = i + 2; j < n; ++j) {
-      if (text[j] == '\a') return j + 1 - i;
-      if (text[j] == '\x1b' && j + 1 < n && text[j + 1] == '\\') return j + 2 - i;
-    }
-    return 0;
-  }
-  if (kind >= 0x40 && kind <= 0x5F) return 2;
-  return 0;
-}
 
 // `raw` as XML character data: valid UTF-8, markup characters and both quotes escaped, ANSI
 // escape sequences removed, characters outside XML 1.0's Char production replaced by U+FFFD.

@@ -8,9 +8,27 @@ namespace {
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 
-// Length of the terminal escape sequence starting at text[i] (text[i] is ESC), or 0 when it is
-// a lone ESC. Covers CSI ("ESC [ params final", colours and cursor moves), OSC ("ESC ] ... BEL"
-// or "... ESC \") and two-byte Fe escapes.
+bool IsDigits(std::string_view text, size_t pos, size_t count) {
+  if (pos + count > text.size()) return false;
+  for (size_t k = pos; k < pos + count; ++k)
+    if (text[k] < '0' || text[k] > '9') return false;
+  return true;
+}
+
+int Number(std::string_view text, size_t pos, size_t count) {
+  int value = 0;
+  for (size_t k = pos; k < pos + count; ++k) value = value * 10 + (text[k] - '0');
+  return value;
+}
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+}  // namespace
+
 size_t EscapeSequenceLength(std::string_view text, size_t i) {
   const size_t n = text.size();
   if (i + 1 >= n) return 0;
@@ -37,27 +55,6 @@ size_t EscapeSequenceLength(std::string_view text, size_t i) {
   if (kind >= 0x40 && kind <= 0x5F) return 2;
   return 0;
 }
-
-bool IsDigits(std::string_view text, size_t pos, size_t count) {
-  if (pos + count > text.size()) return false;
-  for (size_t k = pos; k < pos + count; ++k)
-    if (text[k] < '0' || text[k] > '9') return false;
-  return true;
-}
-
-int Number(std::string_view text, size_t pos, size_t count) {
-  int value = 0;
-  for (size_t k = pos; k < pos + count; ++k) value = value * 10 + (text[k] - '0');
-  return value;
-}
-
-int DaysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : kDays[month - 1];
-}
-
-}  // namespace
 
 std::string ReadableText(std::string_view raw) {
   const std::string text = ToValidUtf8(raw);

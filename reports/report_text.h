@@ -13,6 +13,11 @@ namespace conform {
 // renders the same everywhere and splits into lines only at LF.
 std::string ReadableText(std::string_view raw);
 
+// Length of the terminal escape sequence starting at text[i] (text[i] is ESC), or 0 when it is
+// a lone ESC. Covers CSI ("ESC [ params final", colours and cursor moves), OSC ("ESC ] ... BEL"
+// or "... ESC \") and two-byte Fe escapes. JUnit's writer drops them too.
+size_t EscapeSequenceLength(std::string_view text, size_t i);
+
 // The first line of ReadableText(raw) that is not blank (or "" when there is none), cut at a
 // character boundary to at most `max_bytes` bytes plus "..." when it was longer.
 std::string FirstLine(std::string_view raw, size_t max_bytes);
