@@ -24,12 +24,8 @@ ci=$source_dir/ci
 work=$(mktemp -d /tmp/ci-examples-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # --- the YAML files -----------------------------------------------------------------------------
 if python3 - "$ci" <<'EOF'; then pass "the three YAML files parse and have the expected shape"; else fail "YAML"; fi

@@ -23,12 +23,8 @@ fault=$bin/netns-conform-fault-suite
 work=$(mktemp -d /tmp/clauses-cli-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # run NAME EXPECTED_RC ARGS...: runs the runner, output in $work/NAME.{out,err}.
 run() {

@@ -57,12 +57,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # "PID COMM ARGS" of every live process carrying the tag (zombies have no environment: they

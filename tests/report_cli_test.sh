@@ -23,12 +23,8 @@ work=$(mktemp -d /tmp/report-cli-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$script_dir/checks.sh"
 
 # make_run FOLDER SHARD(K/N or -) CASE=STATUS... [env KEY=VALUE via RUN_ENV]
 # Writes FOLDER/results.json (schema 1) and a log per case in FOLDER/logs/.

@@ -39,12 +39,8 @@ trap 'rm -rf "$work"' EXIT
 # Readable by nobody, for the non-root check.
 chmod 755 "$work"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # The reports of one run, by name, as a listing to compare before and after.
 report_state() {

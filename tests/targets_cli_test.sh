@@ -25,12 +25,8 @@ runner=$(cd "$1" && pwd)/netns-conform
 work=$(mktemp -d /tmp/targets-cli-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # expect_usage NAME WORD COMMAND...: exit 2 and exactly one stderr line that contains WORD.
 expect_usage() {

@@ -38,12 +38,8 @@ done
 
 work=$(mktemp -d /tmp/tools-cli-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-failures=0
-pass() { echo "PASS: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 snapshot() {
   {
