@@ -107,12 +107,7 @@ json WhereItRan(const Environment& env) {
   auto add = [&where](const char* key, const std::string& value) {
     if (!value.empty()) where[key] = ReadableText(value);
   };
-  add("sandbox", env.sandbox);
-  add("target", env.target);
-  add("vm_kernel", env.vm_kernel);
-  add("accelerator", env.accelerator);
-  add("machine", env.machine);
-  add("runsc_version", env.runsc_version);
+  for (const auto& [name, value] : WhereFields(env)) add(name.c_str(), value);
   add("vm_guest", env.vm_guest);
   add("hostname", env.hostname);
   return where;

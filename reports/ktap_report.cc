@@ -123,12 +123,7 @@ void AppendEnvironment(const RunResult& run, std::string& out) {
   };
   add("kernel_release", env.kernel_release);
   add("kernel_config_source", env.kernel_config_source);
-  add("sandbox", env.sandbox);
-  add("target", env.target);
-  add("vm_kernel", env.vm_kernel);
-  add("accelerator", env.accelerator);
-  add("machine", env.machine);
-  add("runsc_version", env.runsc_version);
+  for (const auto& [name, value] : WhereFields(env)) add(name, value);
   add("suite", env.suite);
   if (env.shard_count > 0)
     add("shard", std::to_string(env.shard_index) + "/" + std::to_string(env.shard_count));

@@ -143,4 +143,18 @@ bool IsRfc3339(std::string_view text) {
          Number(zone, 4, 2) <= 59;
 }
 
+std::vector<std::pair<std::string, std::string>> WhereFields(const Environment& env) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string&>{"sandbox", env.sandbox},
+        {"target", env.target},
+        {"vm_kernel", env.vm_kernel},
+        {"accelerator", env.accelerator},
+        {"machine", env.machine},
+        {"runsc_version", env.runsc_version}}) {
+    if (!value.empty()) fields.emplace_back(name, value);
+  }
+  return fields;
+}
+
 }  // namespace conform

@@ -4,6 +4,10 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "reports/result_model.h"
 
 namespace conform {
 
@@ -28,6 +32,11 @@ std::string_view TruncateUtf8(std::string_view text, size_t max_bytes);
 // A case id "Suite.Case" split at its first '.'; an id without '.' is both its suite and its case.
 std::string SuiteOf(std::string_view case_id);
 std::string CaseOf(std::string_view case_id);
+
+// The environment fields that say where a run happened (sandbox, target, vm_kernel,
+// accelerator, machine, runsc_version), as (name, value) in that order, the empty ones left out:
+// one list for every format that reports them (KTAP diagnostics, KCIDB misc).
+std::vector<std::pair<std::string, std::string>> WhereFields(const Environment& env);
 
 // Whether `text` is an RFC 3339 date-time ("2025-01-31T12:00:00Z", "...T12:00:00.25+01:00").
 bool IsRfc3339(std::string_view text);
