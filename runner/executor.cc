@@ -263,6 +263,7 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       run.deadline = run.started + options.case_timeout;
       try {
         std::vector<std::string> args = launcher_args;
+        if (planned.initial_pid_ns) args.insert(args.end() - 1, kInitialPidNsFlag);
         args.insert(args.end(),
                     {options.suite_binary.string(), "--gtest_filter=" + planned.id,
                      "--netns_conform_result_fd=" +

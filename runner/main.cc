@@ -211,7 +211,10 @@ int main(int argc, char** argv) {
 
   // Internal: how the runner starts a case inside its sandbox.
   std::vector<std::string> sandbox_argv;
+  conform::SandboxOptions sandbox_options;
   auto* sandbox = app.add_subcommand("sandbox-exec", "")->group("");
+  sandbox->add_flag_callback(conform::kInitialPidNsFlag,
+                             [&] { sandbox_options.new_pid_ns = false; });
   sandbox->add_option("command", sandbox_argv)->required();
 
   try {
@@ -232,7 +235,7 @@ int main(int argc, char** argv) {
         "--help)");
 
   try {
-    if (*sandbox) conform::SandboxExec(sandbox_argv);
+    if (*sandbox) conform::SandboxExec(sandbox_argv, sandbox_options);
     if (report.chosen()) return report.Run();
     if (*list) return conform::ListCommand(filters, suite_binary, list_json);
     if (*clauses) return conform::ClausesCommand(clauses_options);

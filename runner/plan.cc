@@ -19,6 +19,7 @@ Requirements RequirementsFromJson(const nlohmann::json& j) {
   needs.net_ns = j.value("net_ns", true);
   needs.kconfigs = j.value("kconfigs", std::vector<std::string>{});
   needs.refundable_device = j.value("refundable_device", false);
+  needs.initial_pid_ns = j.value("initial_pid_ns", false);
   return needs;
 }
 
@@ -45,7 +46,9 @@ std::vector<PlannedCase> ListSuiteCases(const std::filesystem::path& suite_binar
   try {
     for (const auto& entry : nlohmann::json::parse(text)) {
       PlannedCase planned{entry.at("id"), entry.at("clause"), std::nullopt};
-      planned.skip_reason = UnmetRequirement(RequirementsFromJson(entry.at("requires")));
+      const Requirements needs = RequirementsFromJson(entry.at("requires"));
+      planned.skip_reason = UnmetRequirement(needs);
+      planned.initial_pid_ns = needs.initial_pid_ns;
       cases.push_back(std::move(planned));
     }
   } catch (const nlohmann::json::exception& e) {

@@ -13,6 +13,8 @@ struct PlannedCase {
   std::string id;
   std::string clause;
   std::optional<std::string> skip_reason;  // set when a requirement is unmet here
+  // The case declares `.initial_pid_ns`: its sandbox keeps the runner's PID namespace.
+  bool initial_pid_ns = false;
   // `netns-conform tools` only: the tool a case runs against (log files are named after it too,
   // since one scenario id runs once per tool), its version, and the arguments the case binary
   // gets beyond the usual ones.

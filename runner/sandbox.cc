@@ -1,5 +1,6 @@
 #include "runner/sandbox.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "fixtures/sandbox_mounts.h"
@@ -32,16 +34,63 @@ void Check(int rc, const char* step) {
   if (rc != 0) Fail(step);
 }
 
+// The parent pid of process `pid` from /proc/PID/stat, or -1 when it is gone.
+pid_t ParentOf(const char* pid) {
+  std::ifstream in(std::string("/proc/") + pid + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so look after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 4 >= stat.size()) return -1;
+  return static_cast<pid_t>(std::strtol(stat.c_str() + close + 4, nullptr, 10));
+}
+
+// Kills and reaps every process below the caller, a child subreaper: whatever the case left
+// running, even in another session, has been re-parented to it. Round after round, because the
+// children of a killed process are re-parented here in turn; done when nothing is left to reap.
+void KillDescendants() {
+  const pid_t self = getpid();
+  for (;;) {
+    if (DIR* proc = opendir("/proc")) {
+      while (const dirent* entry = readdir(proc)) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+        if (ParentOf(entry->d_name) == self) kill(std::atoi(entry->d_name), SIGKILL);
+      }
+      closedir(proc);
+    }
+    if (waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) return;
+  }
+}
+
+volatile sig_atomic_t launcher_died = 0;
+void OnLauncherDeath(int) { launcher_died = 1; }
+
 // Runs as PID 1 of the case's PID namespace. The case itself runs as PID 2, never as PID 1: the
 // kernel drops every signal a namespace's init has no handler for, even one it sends itself, so
 // a case as PID 1 would survive its own raise(SIGSEGV) or abort(), and nothing would reap the
 // orphans it leaves. PID 1 waits for the case, reaping everything else, and hands the case's
 // wait status to sandbox-exec through status_fd.
-[[noreturn]] void CaseInit(const std::vector<std::string>& argv, bool own_netns, int lifeline_fd,
-                           int status_fd) {
-  // The runner's SIGKILL reaches the sandbox-exec process; this makes it reach us too, and the
-  // death of a PID namespace's init kills everything else inside it.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+// Without a PID namespace (SandboxOptions::new_pid_ns false) it is the case's keeper instead: a
+// child subreaper in a process group of its own, which kills everything below it when the case
+// has ended or when sandbox-exec dies (SIGTERM as its death signal), since no namespace's death
+// does that for it.
+[[noreturn]] void CaseInit(const std::vector<std::string>& argv, bool own_netns, bool new_pid_ns,
+                           int lifeline_fd, int status_fd) {
+  if (new_pid_ns) {
+    // The runner's SIGKILL reaches the sandbox-exec process; this makes it reach us too, and the
+    // death of a PID namespace's init kills everything else inside it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+  } else {
+    // Out of sandbox-exec's process group, so that the runner's kill of that group (a timeout,
+    // an interruption) reaches us as the death signal below and we can clean up; SIGKILL would
+    // leave behind whatever the case started in another session.
+    setpgid(0, 0);
+    struct sigaction on_death {};
+    on_death.sa_handler = OnLauncherDeath;  // no SA_RESTART: waitpid below returns EINTR
+    sigaction(SIGTERM, &on_death, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
   // sandbox-exec may have died before the prctl: then its end of the lifeline is closed.
   pollfd lifeline{lifeline_fd, POLLIN, 0};
   if (poll(&lifeline, 1, 0) != 0) _exit(kSandboxSetupFailed);
@@ -66,7 +115,7 @@ void Check(int rc, const char* step) {
   // A /proc of this PID namespace (so that getpid() and /proc/<pid> agree), a sysfs tagged with
   // the case's netns (so /sys/class/net shows the case's devices, not the host's), private /tmp
   // and /run/netns.
-  if (auto error = MakeSandboxMounts(/*fresh_proc=*/true, /*fresh_sys=*/own_netns);
+  if (auto error = MakeSandboxMounts(/*fresh_proc=*/new_pid_ns, /*fresh_sys=*/own_netns);
       !error.empty()) {
     std::fprintf(stderr, "netns-conform sandbox: %s\n", error.c_str());
     _exit(kSandboxSetupFailed);
@@ -97,6 +146,8 @@ void Check(int rc, const char* step) {
   const pid_t child = vfork();
   if (child < 0) Fail("vfork the case");
   if (child == 0) {
+    // A keeper's case must not outlive it (in a PID namespace, init's death does this).
+    if (!new_pid_ns) prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (program_fd >= 0) {
       syscall(SYS_execveat, program_fd, "", args.data(), environ, AT_EMPTY_PATH);
     } else {
@@ -113,6 +164,10 @@ void Check(int rc, const char* step) {
   for (;;) {
     int reaped_status = 0;
     const pid_t reaped = waitpid(-1, &reaped_status, 0);
+    if (launcher_died) {
+      KillDescendants();
+      _exit(kSandboxSetupFailed);
+    }
     if (reaped < 0 && errno == EINTR) continue;
     if (reaped < 0) Fail("waitpid(case)");
     if (reaped == child) {
@@ -121,13 +176,14 @@ void Check(int rc, const char* step) {
     }
   }
   (void)!write(status_fd, &status, sizeof(status));
-  // The death of init kills whatever the case left running in the namespace.
+  // The death of init kills whatever the case left running in the namespace; a keeper kills it.
+  if (!new_pid_ns) KillDescendants();
   _exit(0);
 }
 
 }  // namespace
 
-void SandboxExec(const std::vector<std::string>& argv) {
+void SandboxExec(const std::vector<std::string>& argv, const SandboxOptions& options) {
   if (argv.empty()) {
     std::fprintf(stderr, "netns-conform sandbox: no command\n");
     _exit(kSandboxSetupFailed);
@@ -136,11 +192,12 @@ void SandboxExec(const std::vector<std::string>& argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 
   bool own_netns = true;
-  if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0) {
+  const int pid_flag = options.new_pid_ns ? CLONE_NEWPID : 0;
+  if (unshare(CLONE_NEWNS | CLONE_NEWNET | pid_flag) != 0) {
     // A kernel built without CONFIG_NET_NS rejects CLONE_NEWNET with EINVAL. Its cases cannot
     // reach a netns anyway; they still get private mount and PID namespaces.
     if (errno != EINVAL || access("/proc/self/ns/net", F_OK) == 0) Fail("unshare");
-    Check(unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare(CLONE_NEWNS|CLONE_NEWPID)");
+    Check(unshare(CLONE_NEWNS | pid_flag), "unshare(CLONE_NEWNS[|CLONE_NEWPID])");
     own_netns = false;
   }
   int lifeline[2], case_status[2];
@@ -151,7 +208,7 @@ void SandboxExec(const std::vector<std::string>& argv) {
   if (init == 0) {
     close(lifeline[1]);
     close(case_status[0]);
-    CaseInit(argv, own_netns, lifeline[0], case_status[1]);
+    CaseInit(argv, own_netns, options.new_pid_ns, lifeline[0], case_status[1]);
   }
   close(lifeline[0]);
   close(case_status[1]);

@@ -18,10 +18,24 @@ inline constexpr int kSandboxSetupFailed = 125;
 // safe.
 inline constexpr const char* kInGvisorEnv = "NETNS_CONFORM_IN_GVISOR";
 
+struct SandboxOptions {
+  // false for a case that declares `.initial_pid_ns` (fixtures/requirements.h): it runs in the
+  // runner's own PID namespace, still in fresh mount and network namespaces. Without a PID
+  // namespace whose death takes everything along, the case's keeper process becomes a child
+  // subreaper in a process group of its own: everything the case leaves running (even a process
+  // that left its session) is re-parented to it, and it kills all of that when the case ends or
+  // when sandbox-exec dies (a timeout, an interruption, or the runner's own death).
+  bool new_pid_ns = true;
+};
+
 // Runs argv inside a new sandbox and returns only on setup failure (then the caller exits with
 // kSandboxSetupFailed). On success this process waits for the case and exits with its status,
 // re-raising the signal that killed it.
-[[noreturn]] void SandboxExec(const std::vector<std::string>& argv);
+[[noreturn]] void SandboxExec(const std::vector<std::string>& argv,
+                              const SandboxOptions& options = {});
+
+// The launcher flag that turns SandboxOptions::new_pid_ns off (before the `--`).
+inline constexpr const char* kInitialPidNsFlag = "--initial-pid-ns";
 
 // Execs argv in a new mount namespace where `dir` (an existing folder) is a fresh tmpfs and
 // TMPDIR names it: what runsc keeps there (its per-sandbox state) lives only as long as the

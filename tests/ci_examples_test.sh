@@ -7,8 +7,7 @@
 #   - shards 1/2 and 2/2 of the host target run through ci/run-shard.sh and merged by
 #     ci/merge-shards.sh equal an unsharded run of the same filter (same case ids, same verdicts),
 #     and the LAVA script reports that merged run case by case.
-# The last part needs `run --target` and `run --shard`: when the runner lacks them the test says
-# so and exits 77 (ctest: skipped) after the other checks, rather than faking a shard.
+# The last part needs `run --target` and `run --shard`: a runner without them fails the test.
 #
 # usage: ci_examples_test.sh BIN_FOLDER SOURCE_FOLDER   (as root: the runs create namespaces)
 # Prints one PASS/FAIL line per check; exits 1 when any check fails, 2 on a usage error.
@@ -118,8 +117,7 @@ rc=0
 # --- the shard and merge scripts on the host ----------------------------------------------------
 help=$("$bin/netns-conform" run --help)
 if ! grep -q -- '--shard' <<<"$help" || ! grep -q -- '--target' <<<"$help"; then
-  echo "SKIP: netns-conform run has no --target/--shard yet: the shard scripts are not run"
-  [[ $failures -eq 0 ]] && exit 77
+  fail "netns-conform run --help lists no --target/--shard: the shard scripts cannot run"
   echo "$failures check(s) failed"
   exit 1
 fi

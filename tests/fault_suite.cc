@@ -29,6 +29,8 @@ constexpr const char* kSkipReason = "fault-suite: deliberate skip 91ac";
 // The held netns's sleeper: `sleep 987654`, easy to find with pgrep -f.
 constexpr const char* kSleeperSeconds = "987654";
 constexpr const char* kHangingMarker = "fault-suite: Fault.Hangs is blocking now";
+constexpr const char* kHangingInitialPidNsMarker =
+    "fault-suite: Fault.HangsInInitialPidNs is blocking now";
 
 // A veth pair in the calling thread's netns (the case's sandbox netns under the runner).
 void LeaveVeth(const std::string& name) {
@@ -115,6 +117,23 @@ NETNS_TEST(Fault, Hangs, "test.fault.hang") {
   std::printf("%s\n", kHangingMarker);
   std::fflush(stdout);
   for (;;) pause();
+}
+
+// The same residue and hang in a case that keeps the runner's PID namespace
+// (`.initial_pid_ns`): no namespace's death takes its setsid() sleeper along, its keeper must.
+NETNS_TEST(Fault, HangsInInitialPidNs, "test.fault.hang-initial-pid-ns", .initial_pid_ns = true) {
+  ASSERT_NO_FATAL_FAILURE(LeaveVeth("flthgip"));
+  ASSERT_NO_FATAL_FAILURE(LeaveNamedNetns("fault-hang-ipn"));
+  ASSERT_NO_FATAL_FAILURE(LeaveSessionLeaderHoldingNetns());
+  std::printf("%s\n", kHangingInitialPidNsMarker);
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+NETNS_TEST(Fault, PassInInitialPidNsLeavingSleeper, "test.fault.pass-initial-pid-ns",
+           .initial_pid_ns = true) {
+  ASSERT_NO_FATAL_FAILURE(LeaveVeth("fltpsip"));
+  ASSERT_NO_FATAL_FAILURE(LeaveSessionLeaderHoldingNetns());
 }
 
 NETNS_TEST(Fault, ExitsWithoutResult, "test.fault.exit-without-result") {

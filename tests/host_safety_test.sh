@@ -5,9 +5,10 @@
 #   2. a run of the fault suite (tests/fault_suite.cc: a pass that leaves veths, an nsfs mount,
 #      /etc/netns/NAME and a setsid() sleeper holding a netns; a failure; a segfault; a hang
 #      killed by timeout);
-#   3. a fault-suite run whose runner is SIGKILLed while Fault.Hangs blocks with all its residue
-#      in place: its processes must go (PR_SET_PDEATHSIG, then the PID namespace), results.json
-#      must be absent or complete, journal.jsonl must hold complete lines only;
+#   3. a fault-suite run whose runner is SIGKILLed while Fault.Hangs and Fault.HangsInInitialPidNs
+#      (a case without a PID namespace of its own: `.initial_pid_ns`) block with all their residue
+#      in place: its processes must go (PR_SET_PDEATHSIG, then the PID namespace or the keeper),
+#      results.json must be absent or complete, journal.jsonl must hold complete lines only;
 #   4. a fault-suite run whose runner gets SIGINT while Fault.Hangs blocks: exit 1, complete
 #      reports, the interrupted and the never-started cases MISS.
 # The snapshot: link names, addresses, IPv4/IPv6 routes, /run/netns, /etc/netns and the entries
@@ -215,13 +216,14 @@ start_runner() {
   runner_pid=$!
 }
 
-# wait_for_hang OUT: until Fault.Hangs blocks with its residue in place and the journal has a
-# case line, with a deadline. Returns 1 on timeout.
+# wait_for_hang OUT [CASE]: until Fault.Hangs (and CASE, a second hanging case) blocks with its
+# residue in place and the journal has a case line, with a deadline. Returns 1 on timeout.
 wait_for_hang() {
-  local out=$1 deadline=$(($(now_ms) + 20000))
+  local out=$1 second=${2:-Fault.Hangs} deadline=$(($(now_ms) + 20000))
   while [[ $(now_ms) -lt $deadline ]]; do
     if grep -q '"id"' "$out/journal.jsonl" 2>/dev/null &&
-      grep -qF 'fault-suite: Fault.Hangs is blocking now' "$out/logs/Fault.Hangs.log" 2>/dev/null
+      grep -qF 'fault-suite: Fault.Hangs is blocking now' "$out/logs/Fault.Hangs.log" 2>/dev/null &&
+      grep -qF "fault-suite: $second is blocking now" "$out/logs/$second.log" 2>/dev/null
     then
       return 0
     fi
@@ -261,7 +263,8 @@ else
 fi
 check_reports "fault suite" "$out"
 check_statuses "fault suite" "$out" Fault.PassAfterLeavingVeth=PASS Fault.FailsWithMessage=FAIL \
-  Fault.Segfaults=ERROR Fault.Hangs=TIMEOUT Fault.ExitsWithoutResult=ERROR Fault.Skips=SKIP \
+  Fault.Segfaults=ERROR Fault.Hangs=TIMEOUT Fault.HangsInInitialPidNs=TIMEOUT \
+  Fault.PassInInitialPidNsLeavingSleeper=PASS Fault.ExitsWithoutResult=ERROR Fault.Skips=SKIP \
   Fault.NeedsMissingKconfig=SKIP
 compare_host "fault suite"
 
@@ -269,10 +272,10 @@ compare_host "fault suite"
 out=$work/sigkill
 start=$(now_ms)
 start_runner "$out" --suite-binary "$fault" --timeout 30 -j 2
-if wait_for_hang "$out"; then
-  pass "SIGKILL: Fault.Hangs blocks with its residue in place after $(elapsed "$start")"
+if wait_for_hang "$out" Fault.HangsInInitialPidNs; then
+  pass "SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs block with their residue in place after $(elapsed "$start")"
 else
-  fail "SIGKILL: Fault.Hangs never blocked: $(tail -n 5 "$out.log")"
+  fail "SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs never both blocked: $(tail -n 5 "$out.log")"
 fi
 during=$(tagged_processes)
 rc=0
@@ -318,7 +321,8 @@ else
 fi
 check_reports "SIGINT" "$out"
 check_statuses "SIGINT" "$out" Fault.PassAfterLeavingVeth=PASS Fault.FailsWithMessage=FAIL \
-  Fault.Segfaults=ERROR Fault.Hangs=MISS Fault.ExitsWithoutResult=MISS Fault.Skips=MISS \
+  Fault.Segfaults=ERROR Fault.Hangs=MISS Fault.HangsInInitialPidNs=MISS \
+  Fault.PassInInitialPidNsLeavingSleeper=MISS Fault.ExitsWithoutResult=MISS Fault.Skips=MISS \
   Fault.NeedsMissingKconfig=MISS
 check_journal "SIGINT" "$out/journal.jsonl"
 compare_host "SIGINT"

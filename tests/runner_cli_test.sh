@@ -219,6 +219,8 @@ expected = {
     "Fault.FailsWithMessage": ("FAIL", ["fault-suite: deliberate failure 7f3e"]),
     "Fault.Segfaults": ("ERROR", ["SIGSEGV"]),
     "Fault.Hangs": ("TIMEOUT", ["timeout"]),
+    "Fault.HangsInInitialPidNs": ("TIMEOUT", ["timeout"]),
+    "Fault.PassInInitialPidNsLeavingSleeper": ("PASS", []),
     "Fault.ExitsWithoutResult": ("ERROR", ["status 3"]),
     "Fault.Skips": ("SKIP", ["fault-suite: deliberate skip 91ac"]),
     "Fault.NeedsMissingKconfig": ("SKIP", ["CONFIG_NETNS_CONFORM_NEVER_SET"]),
