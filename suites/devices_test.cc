@@ -94,11 +94,20 @@ void RecordOutcome(ChildChannel& ch, const std::string& name, const NlOutcome& o
   ch.Record(name, outcome.err ? -1 : 0);
 }
 
-// The kernel attaches an extended-ACK text to these errors only since the series that exported
-// IFLA_NETNS_IMMUTABLE; where there is one, it must be the documented one (SEMANTICS.md B1.3/B1.4).
-void ExpectExtackIfAny(const NlOutcome& outcome, const std::string& documented) {
-  if (!outcome.extack.empty()) {
+// The kernel explains a refused device move in an extended ACK since 12b6f7069ba5 "net: plumb
+// extack in __dev_change_net_namespace()" (v6.15; Debian's 6.12.118 has it too, without
+// IFLA_NETNS_IMMUTABLE of the same series). Where the probe finds the feature, the text must be
+// the documented one (SEMANTICS.md B1.3/B1.4), an empty one included; elsewhere only the errno is
+// checked, and the case says so in its log.
+void ExpectMoveExtack(const NlOutcome& outcome, const std::string& documented) {
+  if (HasDeviceMoveExtack()) {
     EXPECT_EQ(outcome.extack, documented);
+  } else {
+    ::testing::Test::RecordProperty("move_extack", "not checked: none on a refused move (probed)");
+    std::fprintf(stderr,
+                 "note: extack \"%s\" not checked: this kernel gives none on a refused "
+                 "move (probed; 12b6f7069ba5, v6.15)\n",
+                 documented.c_str());
   }
 }
 
@@ -609,7 +618,7 @@ NETNS_TEST(VethTunnel, TcpConnectionThroughPairBetweenNetns, "clone2.veth.tunnel
   ASSERT_THAT(read(client.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(4));
   EXPECT_EQ(std::string(buf, 4), "pong");
 
-  if (HasSoNetnsCookie()) {
+  if (HasSoNetnsCookie()) {  // e8b9eab99232 (v5.14)
     EXPECT_EQ(SocketNetnsCookie(accepted.get()), SocketNetnsCookie(listener.get()))
         << "the server's end must belong to B";
     EXPECT_NE(SocketNetnsCookie(client.get()), SocketNetnsCookie(accepted.get()))
@@ -1009,7 +1018,7 @@ NETNS_TEST(DeviceMove, LoopbackCannotChangeNetns, kImmutableClause) {
   for (const auto& [what, spec] : selectors) {
     NlOutcome outcome = TryMove(in_a, lo, spec);
     EXPECT_THAT(AsCall(outcome), SyscallFailsWithErrno(EINVAL)) << what;
-    ExpectExtackIfAny(outcome, kImmutableText);
+    ExpectMoveExtack(outcome, kImmutableText);
   }
   EXPECT_EQ(in_a.GetLink("lo").value().ifindex, lo) << "lo left its netns";
   EXPECT_THAT(LinkNames(b.get()), ElementsAre("lo"));
@@ -1024,7 +1033,7 @@ NETNS_TEST(DeviceMove, BridgeCannotChangeNetnsButVethCan, kImmutableClause,
   const int br = in_a.GetLink("br0").value().ifindex;
   NlOutcome outcome = TryMove(in_a, br, {.fd = b.get()});
   EXPECT_THAT(AsCall(outcome), SyscallFailsWithErrno(EINVAL));
-  ExpectExtackIfAny(outcome, kImmutableText);
+  ExpectMoveExtack(outcome, kImmutableText);
   EXPECT_TRUE(in_a.GetLink("br0").has_value());
   // Control: an ordinary device takes the same path.
   EXPECT_THAT(AsCall(TryMove(in_a, in_a.GetLink("va").value().ifindex, {.fd = b.get()})),
@@ -1036,10 +1045,11 @@ NETNS_TEST(DeviceMove, NetnsImmutableAttributeWhereReported, "sem.B1.3.netns-imm
            .kconfigs = {"CONFIG_BRIDGE", "CONFIG_VETH"}) {
   FileDescriptor a = CreateNetns();
   RouteClient in_a(a.get());
+  // Gate: 4754affe0b57 "net: advertise netns_immutable property via netlink" (v6.15).
+  if (!HasNetnsImmutableAttribute())
+    GTEST_SKIP() << "the kernel does not report IFLA_NETNS_IMMUTABLE (attribute 67; probed on lo)";
   auto lo = in_a.GetLink("lo");
   ASSERT_TRUE(lo.has_value());
-  if (!lo->netns_immutable)
-    GTEST_SKIP() << "the kernel does not report IFLA_NETNS_IMMUTABLE (attribute 67) on lo";
   CreateSimpleLink(in_a, "bridge", "br0");
   in_a.CreateVeth("va", "vb");
   EXPECT_EQ(lo->netns_immutable, true) << *lo;
@@ -1070,7 +1080,7 @@ NETNS_TEST(DeviceMove, NameClashIsEexistUntilRenamed, "sem.B1.4.move-name-clash-
   const int va = in_a.GetLink("va").value().ifindex;
   NlOutcome outcome = TryMove(in_a, va, {.fd = b.get()});
   EXPECT_THAT(AsCall(outcome), SyscallFailsWithErrno(EEXIST));
-  ExpectExtackIfAny(outcome, "An interface with the same name exists in the target netns");
+  ExpectMoveExtack(outcome, "An interface with the same name exists in the target netns");
   EXPECT_TRUE(in_a.GetLink("va").has_value()) << "a failed move must leave the device in place";
 
   // The same move with a new name in the request works (ip link set va netns B name vc).
@@ -1159,7 +1169,8 @@ NETNS_TEST(DeviceMove, TwoSelectorsEinvalOwnNetnsNoop, kTargetErrorsClause,
   for (const auto& [what, spec] : pairs) {
     NlOutcome outcome = TryMove(in_a, va, spec);
     EXPECT_THAT(AsCall(outcome), SyscallFailsWithErrno(EINVAL)) << what;
-    ExpectExtackIfAny(outcome, "multiple netns identifying attributes specified");
+    // rtnl_ensure_unique_netns() has said so since before 6.1 (seen in 6.1.0-57): no gate.
+    EXPECT_EQ(outcome.extack, "multiple netns identifying attributes specified") << what;
   }
   EXPECT_THAT(LinkNames(b.get()), ElementsAre("lo"));
 

@@ -520,6 +520,30 @@ TEST(IdentifySocketNetns, ASocketBelongsToTheNetnsItWasMadeIn) {
   EXPECT_TRUE(IdentifySocketNetns(here.get()) == CurrentNetnsIdentity());
 }
 
+// The kernel-feature probes: each answers the same every time, and none moves the calling thread
+// (several try their call in a helper thread or in throwaway netns of their own).
+TEST(FeatureProbes, AnswerStablyAndLeaveTheCallerWhereItWas) {
+  const ino_t ours = ThreadNetnsInode();
+  const std::vector<bool (*)()> probes = {
+      HasNetNamespaces,           HasNsGetId,          HasNetNsInitIno,
+      HasSoNetnsCookie,           HasPidfdSetns,       HasNsfsFileHandles,
+      HasNetnsImmutableAttribute, HasDeviceMoveExtack, HasCoreMemMirrorSysctls};
+  std::vector<bool> first;
+  for (auto* probe : probes) first.push_back(probe());
+  EXPECT_EQ(ThreadNetnsInode(), ours);
+  for (size_t i = 0; i < probes.size(); ++i) EXPECT_EQ(probes[i](), first[i]) << "probe #" << i;
+  // NET_NS_INIT_INO is gated on the NS_GET_ID pull, which nothing else can tell apart.
+  EXPECT_EQ(HasNetNsInitIno(), HasNsGetId());
+  // A probe that says "present" means the call works here (the sandbox's own netns).
+  if (HasNsGetId()) {
+    EXPECT_TRUE(NetnsId(OpenCurrentNetns().get()).has_value());
+  }
+  if (HasSoNetnsCookie()) {
+    FileDescriptor sock(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    EXPECT_TRUE(SocketNetnsCookie(sock.get()).has_value());
+  }
+}
+
 // ---- RunInChild --------------------------------------------------------------------------------
 
 TEST(RunInChild, ANormalReturnIsExitZero) {
