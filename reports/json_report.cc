@@ -57,6 +57,11 @@ Json BuildEnvironment(const Environment& env) {
     environment["shard"] = std::move(shard);
   }
   if (!env.runsc_version.empty()) environment["runsc_version"] = ToValidUtf8(env.runsc_version);
+  if (!env.features.empty()) {
+    Json features = Json::object();
+    for (const auto& [name, present] : env.features) features[ToValidUtf8(name)] = present;
+    environment["features"] = std::move(features);
+  }
   return environment;
 }
 
@@ -78,6 +83,13 @@ Json BuildCase(const CaseResult& c) {
   if (!c.log.empty()) entry["log"] = ToValidUtf8(c.log);
   if (!c.tool.empty()) entry["tool"] = ToValidUtf8(c.tool);
   if (!c.tool_version.empty()) entry["tool_version"] = ToValidUtf8(c.tool_version);
+  if (c.expectation) {
+    Json expectation = Json::object();
+    expectation["status"] = StatusName(c.expectation->status);
+    expectation["reason"] = ToValidUtf8(c.expectation->reason);
+    expectation["link"] = ToValidUtf8(c.expectation->link);
+    entry["expectation"] = std::move(expectation);
+  }
   return entry;
 }
 
@@ -105,6 +117,8 @@ Json BuildJson(const RunResult& run) {
   summary["errors"] = counts.errors;
   summary["timeouts"] = counts.timeouts;
   summary["missed"] = counts.missed;
+  summary["xfailed"] = counts.xfailed;
+  summary["xpassed"] = counts.xpassed;
   summary["duration_s"] = CleanDuration(counts.duration_s);
 
   Json cases = Json::array();
@@ -208,7 +222,30 @@ void CheckCount(const char* field, int stored, int counted, const char* status) 
   }
 }
 
-CaseResult CaseFromJson(const json& value, size_t index) {
+bool IsExpectedResult(Status status) {
+  return status == Status::kXfail || status == Status::kXpass;
+}
+
+// A case's "expectation": {"status": FAIL|ERROR|TIMEOUT, "reason", "link"}.
+CaseExpectation ExpectationFromJson(const json& object, const std::string& where) {
+  const json& value = RequireObject(object, "expectation", where);
+  const std::string path = Join(where, "expectation");
+  CaseExpectation expectation;
+  const std::string status = GetString(value, "status", path);
+  const std::optional<Status> parsed = ParseStatus(status);
+  if (!parsed ||
+      (*parsed != Status::kFail && *parsed != Status::kError && *parsed != Status::kTimeout)) {
+    Reject("field \"" + path + ".status\" is " + Quote(status) +
+           ", expected FAIL, ERROR or TIMEOUT");
+  }
+  expectation.status = *parsed;
+  expectation.reason = GetString(value, "reason", path);
+  expectation.link = GetString(value, "link", path);
+  return expectation;
+}
+
+// `version` is the file's schema_version: XFAIL and XPASS exist from version 2 on.
+CaseResult CaseFromJson(const json& value, size_t index, int version) {
   const std::string where = "cases[" + std::to_string(index) + "]";
   if (!value.is_object()) RejectType(value, where, "an object");
   CaseResult c;
@@ -216,9 +253,11 @@ CaseResult CaseFromJson(const json& value, size_t index) {
   c.clause = GetString(value, "clause", where);
   const std::string status = GetString(value, "status", where);
   const std::optional<Status> parsed = ParseStatus(status);
-  if (!parsed) {
+  if (!parsed || (version < 2 && IsExpectedResult(*parsed))) {
     Reject(where + " (" + Quote(c.id) + "): unknown status " + Quote(status) +
-           " (expected PASS, FAIL, SKIP, ERROR, TIMEOUT or MISS)");
+           (version < 2 ? " in a schema_version 1 file (expected PASS, FAIL, SKIP, ERROR, TIMEOUT "
+                          "or MISS)"
+                        : " (expected PASS, FAIL, SKIP, ERROR, TIMEOUT, MISS, XFAIL or XPASS)"));
   }
   c.status = *parsed;
   c.reason = GetOptionalString(value, "reason", where);
@@ -230,6 +269,13 @@ CaseResult CaseFromJson(const json& value, size_t index) {
   c.log = GetOptionalString(value, "log", where);
   c.tool = GetOptionalString(value, "tool", where);
   c.tool_version = GetOptionalString(value, "tool_version", where);
+  // An XFAIL or XPASS says which expectation made it one; no other status has one.
+  if (IsExpectedResult(c.status)) {
+    c.expectation = ExpectationFromJson(value, where);
+  } else if (value.contains("expectation")) {
+    Reject(where + " (" + Quote(c.id) + "): status " + status +
+           " has an \"expectation\" (only XFAIL and XPASS have one)");
+  }
   return c;
 }
 
@@ -241,10 +287,10 @@ ClauseVerdict ClauseFromJson(const json& value, size_t index) {
   if (verdict.id.empty()) Reject(where + ": empty clause id");
   const std::string status = GetString(value, "status", where);
   const std::optional<Status> parsed = ParseStatus(status);
-  if (!parsed ||
-      (*parsed != Status::kPass && *parsed != Status::kFail && *parsed != Status::kSkip)) {
+  if (!parsed || (*parsed != Status::kPass && *parsed != Status::kFail &&
+                  *parsed != Status::kSkip && *parsed != Status::kXfail)) {
     Reject(where + " (" + Quote(verdict.id) + "): status " + Quote(status) +
-           " is not a clause verdict (expected PASS, FAIL or SKIP)");
+           " is not a clause verdict (expected PASS, FAIL, SKIP or XFAIL)");
   }
   verdict.status = *parsed;
   const json& cases = Require(value, "cases", where);
@@ -350,7 +396,9 @@ nlohmann::json EnvironmentToJson(const Environment& environment) {
 
 nlohmann::json CaseToJson(const CaseResult& result) { return BuildCase<nlohmann::json>(result); }
 
-CaseResult CaseResultFromJson(const nlohmann::json& json) { return CaseFromJson(json, 0); }
+CaseResult CaseResultFromJson(const nlohmann::json& json) {
+  return CaseFromJson(json, 0, kResultsSchemaVersion);
+}
 
 std::string ToJsonText(const RunResult& run) {
   return BuildJson<nlohmann::ordered_json>(run).dump(2, ' ', false,
@@ -365,11 +413,18 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   RunResult run;
   const json& version = Require(doc, "schema_version", "");
   if (!version.is_number_integer()) RejectType(version, "schema_version", "an integer");
-  if (version.is_number_unsigned() ? version.get<uint64_t>() != kResultsSchemaVersion
-                                   : version.get<int64_t>() != kResultsSchemaVersion) {
+  const bool known = version.is_number_unsigned()
+                         ? version.get<uint64_t>() >= kOldestResultsSchemaVersion &&
+                               version.get<uint64_t>() <= kResultsSchemaVersion
+                         : version.get<int64_t>() >= kOldestResultsSchemaVersion &&
+                               version.get<int64_t>() <= kResultsSchemaVersion;
+  if (!known) {
     Reject("unsupported schema_version " + Quote(version) + " (this reader understands " +
+           std::to_string(kOldestResultsSchemaVersion) + " to " +
            std::to_string(kResultsSchemaVersion) + ")");
   }
+  // The model is always the newest version: what a version 1 file says means the same there.
+  const int file_version = static_cast<int>(version.get<int64_t>());
   run.schema_version = kResultsSchemaVersion;
 
   const json& env = RequireObject(doc, "environment", "");
@@ -401,6 +456,13 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
       Reject("environment.shard: index must be in 1..count");
   }
   run.environment.runsc_version = GetOptionalString(env, "runsc_version", "environment");
+  if (env.contains("features")) {
+    const json& features = RequireObject(env, "features", "environment");
+    for (const auto& [name, present] : features.items()) {
+      if (!present.is_boolean()) RejectType(present, "environment.features." + name, "a boolean");
+      run.environment.features[name] = present.get<bool>();
+    }
+  }
 
   const json& summary = RequireObject(doc, "summary", "");
   Summary& s = run.summary;
@@ -411,12 +473,17 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   s.errors = GetCount(summary, "errors", "summary");
   s.timeouts = GetCount(summary, "timeouts", "summary");
   s.missed = GetCount(summary, "missed", "summary");
+  if (file_version >= 2) {
+    s.xfailed = GetCount(summary, "xfailed", "summary");
+    s.xpassed = GetCount(summary, "xpassed", "summary");
+  }
   s.duration_s = GetDuration(summary, "duration_s", "summary");
 
   const json& cases = Require(doc, "cases", "");
   if (!cases.is_array()) RejectType(cases, "cases", "an array");
   run.cases.reserve(cases.size());
-  for (size_t i = 0; i < cases.size(); ++i) run.cases.push_back(CaseFromJson(cases[i], i));
+  for (size_t i = 0; i < cases.size(); ++i)
+    run.cases.push_back(CaseFromJson(cases[i], i, file_version));
 
   const Summary counted = CountSummary(run);
   CheckCount("total", s.total, counted.total, "cases");
@@ -426,6 +493,8 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
   CheckCount("errors", s.errors, counted.errors, "ERROR");
   CheckCount("timeouts", s.timeouts, counted.timeouts, "TIMEOUT");
   CheckCount("missed", s.missed, counted.missed, "MISS");
+  CheckCount("xfailed", s.xfailed, counted.xfailed, "XFAIL");
+  CheckCount("xpassed", s.xpassed, counted.xpassed, "XPASS");
 
   // Optional: files written before per-clause verdicts existed lack it. Either way the model
   // gets the verdicts the cases give.
@@ -491,7 +560,7 @@ void WriteResultsFile(const std::filesystem::path& path, const RunResult& run) {
   WriteFileAtomically(path, ToJsonText(run));
 }
 
-RunResult ReadResultsFile(const std::filesystem::path& path) {
+nlohmann::json ReadJsonFile(const std::filesystem::path& path) {
   auto fail = [&path](const std::string& reason) { FailRead(path, reason); };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("cannot open: " + ErrnoText(errno));
@@ -511,14 +580,17 @@ RunResult ReadResultsFile(const std::filesystem::path& path) {
   ::close(fd);
 
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty file, expected JSON");
-  json doc;
   try {
-    doc = json::parse(text);
+    return json::parse(text);
   } catch (const json::parse_error& e) {
     const bool at_end =
         e.byte >= text.size() || text.find_first_not_of(" \t\r\n", e.byte) == std::string::npos;
-    fail(std::string(at_end ? "truncated JSON: " : "invalid JSON: ") + ParseErrorText(e));
+    FailRead(path, std::string(at_end ? "truncated JSON: " : "invalid JSON: ") + ParseErrorText(e));
   }
+}
+
+RunResult ReadResultsFile(const std::filesystem::path& path) {
+  const json doc = ReadJsonFile(path);
   try {
     return RunResultFromJson(doc);
   } catch (const ReportError& e) {

@@ -1,17 +1,19 @@
 // results.json: the serialized result model (schema: reports/results.schema.json), and the
 // atomic file writing every report goes through.
 //
-// Layout (schema_version 1):
-//   {"schema_version": 1,
+// Layout (schema_version 2):
+//   {"schema_version": 2,
 //    "environment": {"kernel_release", "kernel_config_source", "sandbox", "runner_version",
-//                    "hostname", "start_time"},
+//                    "hostname", "start_time", "features"?: {name: bool}, ...},
 //    "summary": {"total", "passed", "failed", "skipped", "errors", "timeouts", "missed",
-//                "duration_s"},
-//    "cases": [{"id", "clause", "status", "reason", "duration_s", "log"}],
+//                "xfailed", "xpassed", "duration_s"},
+//    "cases": [{"id", "clause", "status", "reason", "duration_s", "log",
+//               "expectation"?: {"status", "reason", "link"}}],
 //    "clauses": [{"id", "status", "cases"}]}
-// "reason" is written for every status but PASS, "log" only when non-empty. "clauses" holds the
-// per-clause verdicts (ClauseVerdicts); readers accept files without it (written before it
-// existed).
+// "reason" is written for every status but PASS, "log" only when non-empty, "expectation" for
+// XFAIL and XPASS only. "clauses" holds the per-clause verdicts (ClauseVerdicts); readers accept
+// files without it (written before it existed). Readers accept schema_version 1 too: the same
+// without XFAIL, XPASS, expectations, features and summary.xfailed/xpassed.
 #pragma once
 
 #include <filesystem>
@@ -46,12 +48,13 @@ CaseResult CaseResultFromJson(const nlohmann::json& json);
 // ToJson(run) as text: keys in layout order (not alphabetical), 2-space indent, final newline.
 std::string ToJsonText(const RunResult& run);
 
-// Inverse of ToJson. Throws ReportError on a schema_version other than kResultsSchemaVersion, a
-// missing or ill-typed field, a negative count or duration, an unknown status, a non-PASS case
-// without a reason, summary counts that disagree with the cases, or a "clauses" array that
-// differs from the verdicts the cases give (ignoring order). run.clauses is always
-// ClauseVerdicts(run.cases), also for a file without "clauses". Unknown keys are ignored (later
-// writers may add fields without bumping the version).
+// Inverse of ToJson. Throws ReportError on a schema_version outside
+// kOldestResultsSchemaVersion..kResultsSchemaVersion, a status its version lacks, an XFAIL or
+// XPASS without "expectation" (or another status with one), a missing or ill-typed field, a
+// negative count or duration, an unknown status, a non-PASS case without a reason, summary counts
+// that disagree with the cases, or a "clauses" array that differs from the verdicts the cases give
+// (ignoring order). run.clauses is always ClauseVerdicts(run.cases), also for a file without
+// "clauses". Unknown keys are ignored (later writers may add fields without bumping the version).
 RunResult RunResultFromJson(const nlohmann::json& json);
 
 // Replaces `path` with `content` so that readers see the old file or the whole new one, never a
@@ -66,5 +69,9 @@ void WriteResultsFile(const std::filesystem::path& path, const RunResult& run);
 // Reads and parses a results.json. Throws ReportError "<path>: <reason>" for an unreadable or
 // empty file, truncated or otherwise invalid JSON, or anything RunResultFromJson rejects.
 RunResult ReadResultsFile(const std::filesystem::path& path);
+
+// Reads and parses any JSON file, with ReadResultsFile's one-line errors ("<path>: cannot open:
+// ...", "<path>: truncated JSON: ...").
+nlohmann::json ReadJsonFile(const std::filesystem::path& path);
 
 }  // namespace conform

@@ -188,7 +188,10 @@ Counts CountCases(const std::vector<const CaseResult*>& cases) {
         ++counts.failures;
         break;
       case Status::kSkip:
+      case Status::kXfail:  // JUnit has no expected failure: a skip is what CI shows as not red
         ++counts.skipped;
+        break;
+      case Status::kXpass:
         break;
       case Status::kError:
       case Status::kTimeout:
@@ -223,6 +226,12 @@ void AppendCase(const CaseResult& c, const std::string& classname, std::string& 
   if (!c.log.empty()) xml += Property("        ", "log", c.log);
   if (!c.tool.empty()) xml += Property("        ", "tool", c.tool);
   if (!c.tool_version.empty()) xml += Property("        ", "tool_version", c.tool_version);
+  if (c.expectation) {
+    xml += Property("        ", "status", StatusName(c.status));
+    xml += Property("        ", "expected_status", StatusName(c.expectation->status));
+    xml += Property("        ", "expectation_reason", c.expectation->reason);
+    xml += Property("        ", "expectation_link", c.expectation->link);
+  }
   xml += "      </properties>\n";
   const std::string reason =
       c.reason.empty() ? std::string("no reason recorded for ") + StatusName(c.status) : c.reason;
@@ -232,6 +241,26 @@ void AppendCase(const CaseResult& c, const std::string& classname, std::string& 
     case Status::kSkip:
       xml += "      <skipped message=\"" + XmlAttr(reason) + "\"/>\n";
       break;
+    case Status::kXfail: {
+      const CaseExpectation expected = c.expectation.value_or(CaseExpectation{});
+      xml +=
+          "      <skipped message=\"" +
+          XmlAttr("expected failure: " + FirstLine(expected.reason) + " (" + expected.link + ")") +
+          "\"/>\n";
+      xml += "      <system-out>" +
+             XmlContent(std::string("XFAIL: ") + StatusName(expected.status) +
+                        " as expected on this kernel\n" + reason) +
+             "</system-out>\n";
+      break;
+    }
+    case Status::kXpass: {
+      const CaseExpectation expected = c.expectation.value_or(CaseExpectation{});
+      xml += "      <system-out>" +
+             XmlContent("XPASS: " + reason + " (expected because: " + expected.reason + "; " +
+                        expected.link + ")") +
+             "</system-out>\n";
+      break;
+    }
     case Status::kFail:
     case Status::kError:
     case Status::kTimeout:

@@ -73,8 +73,10 @@ std::string TestPath(const CaseResult& c) {
 const char* KcidbStatus(Status status) {
   switch (status) {
     case Status::kPass:
+    case Status::kXpass:
       return "PASS";
     case Status::kFail:
+    case Status::kXfail:  // the kernel's verdict stands; misc.waived and an incident explain it
       return "FAIL";
     case Status::kSkip:
       return "SKIP";
@@ -163,6 +165,14 @@ json TestObject(const CaseResult& c, const std::string& id, const std::string& b
     test["log_excerpt"] = std::string(TruncateUtf8(reason, kMaxExcerptBytes));
     misc["reason"] = reason;
   }
+  if (c.expectation) {
+    misc["expectation"] = {{"status", StatusName(c.expectation->status)},
+                           {"reason", ReadableText(c.expectation->reason)},
+                           {"link", ReadableText(c.expectation->link)}};
+    // KCIDB 4 had a test's "waived" for "ignore this status"; 5.x dropped it for issues and
+    // incidents (below), so the flag survives in misc for readers that look for it.
+    if (c.status == Status::kXfail) misc["waived"] = true;
+  }
   if (!c.log.empty()) misc["log"] = ReadableText(c.log);
   if (!c.tool.empty()) misc["tool"] = ReadableText(c.tool);
   if (!c.tool_version.empty()) misc["tool_version"] = ReadableText(c.tool_version);
@@ -172,6 +182,46 @@ json TestObject(const CaseResult& c, const std::string& id, const std::string& b
   test["misc"] = std::move(misc);
   return test;
 }
+
+// An expectation as KCIDB 5.3 says "known bug": an issue (one per distinct expectation: its
+// link, its reason, the kernel as culprit) and an incident per XFAIL or XPASS test, present for
+// XFAIL (the bug showed) and absent for XPASS (it did not: the expectation is stale).
+struct KnownIssues {
+  json issues = json::array();
+  json incidents = json::array();
+  std::map<std::string, std::string> ids;  // expectation (reason, link) -> issue id
+
+  void Add(const CaseResult& c, const std::string& test_id, const std::string& origin) {
+    const CaseExpectation& expected = *c.expectation;
+    const std::string key = expected.reason + '\0' + expected.link;
+    auto it = ids.find(key);
+    if (it == ids.end()) {
+      const std::string id =
+          origin + ":expectation-" + StableHash({expected.reason, expected.link});
+      it = ids.emplace(key, id).first;
+      json issue = {{"id", id},
+                    {"version", 1},
+                    {"origin", origin},
+                    {"report_subject", FirstLine(expected.reason, kMaxCommentBytes)},
+                    {"comment", ReadableText(expected.reason)},
+                    {"culprit", {{"code", true}, {"tool", false}, {"harness", false}}},
+                    {"misc", {{"expected_status", StatusName(expected.status)}}}};
+      // The expectation file only takes http(s) links; anything else stays out of report_url,
+      // which must be a URI.
+      if (expected.link.starts_with("https://") || expected.link.starts_with("http://"))
+        issue["report_url"] = ReadableText(expected.link);
+      else
+        issue["misc"]["link"] = ReadableText(expected.link);
+      issues.push_back(std::move(issue));
+    }
+    incidents.push_back({{"id", origin + ":incident-" + StableHash({test_id, it->second})},
+                         {"origin", origin},
+                         {"issue_id", it->second},
+                         {"issue_version", 1},
+                         {"test_id", test_id},
+                         {"present", c.status == Status::kXfail}});
+  }
+};
 
 }  // namespace
 
@@ -215,6 +265,7 @@ json ToKcidb(const RunResult& run, const KcidbOptions& options) {
 
   const json where = WhereItRan(env);
   json tests = json::array();
+  KnownIssues known;
   std::unordered_map<std::string, int> seen;
   for (const CaseResult& c : run.cases) {
     std::string id = run_id + ":" + ReadableText(c.id);
@@ -222,12 +273,17 @@ json ToKcidb(const RunResult& run, const KcidbOptions& options) {
     // KCIDB merges tests with equal ids: a case listed twice keeps both entries.
     if (const int n = ++seen[id]; n > 1) id += ":" + std::to_string(n);
     tests.push_back(TestObject(c, id, build_id, origin, run, where));
+    if (c.expectation) known.Add(c, id, origin);
   }
 
   json doc = {{"version", {{"major", 5}, {"minor", 3}}},
               {"checkouts", json::array({std::move(checkout)})},
               {"builds", json::array({std::move(build)})},
               {"tests", std::move(tests)}};
+  if (!known.issues.empty()) {
+    doc["issues"] = std::move(known.issues);
+    doc["incidents"] = std::move(known.incidents);
+  }
   return Scrub(doc);
 }
 

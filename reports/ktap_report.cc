@@ -131,12 +131,11 @@ void AppendEnvironment(const RunResult& run, std::string& out) {
   add("hostname", env.hostname);
   add("start_time", env.start_time);
   add("duration_s", Seconds(summary.duration_s));
-  add("summary", std::to_string(summary.total) + " cases: " + std::to_string(summary.passed) +
-                     " passed, " + std::to_string(summary.failed) + " failed, " +
-                     std::to_string(summary.skipped) + " skipped, " +
-                     std::to_string(summary.errors) + " errors, " +
-                     std::to_string(summary.timeouts) + " timeouts, " +
-                     std::to_string(summary.missed) + " missed");
+  std::string features;
+  for (const auto& [name, present] : env.features)
+    features += (features.empty() ? "" : " ") + name + "=" + (present ? "yes" : "no");
+  add("features", features);
+  add("summary", SummaryText(summary));
   for (const std::string& problem : env.kernel_problems) add("kernel_problem", problem);
 }
 
@@ -144,9 +143,17 @@ void AppendCase(const CaseResult& c, size_t number, const std::string& indent, s
   const std::string reason =
       c.reason.empty() ? std::string("no reason recorded for ") + StatusName(c.status) : c.reason;
   // Parsers show a failed test's diagnostics, not its directive data: every "not ok" gets its
-  // reason as diagnostics; a SKIP only when its result line cannot show all of it.
-  if (c.status != Status::kPass && (c.status != Status::kSkip || !FitsDirective(reason)))
+  // reason as diagnostics; a SKIP only when its result line cannot show all of it; an XFAIL its
+  // own reason and the expectation's, an XPASS that its expectation is stale.
+  const CaseExpectation expected = c.expectation.value_or(CaseExpectation{});
+  if (c.status == Status::kXpass) {
+    AppendDiagnostics("XPASS: " + reason + " (" + expected.link + ")", indent, out);
+  } else if (c.status != Status::kPass && (c.status != Status::kSkip || !FitsDirective(reason))) {
     AppendDiagnostics(reason, indent, out);
+  }
+  if (c.status == Status::kXfail)
+    AppendDiagnostics("expected failure: " + expected.reason + " (" + expected.link + ")", indent,
+                      out);
   const std::string test = std::to_string(number) + " " + Name(CaseOf(c.id));
   switch (c.status) {
     case Status::kPass:
@@ -167,6 +174,14 @@ void AppendCase(const CaseResult& c, size_t number, const std::string& indent, s
     case Status::kMiss:
       out += indent + "not ok " + test + " # ERROR MISS: " + DirectiveData(reason) + "\n";
       break;
+    case Status::kXfail:
+      // "ok" as kselftest writes it (ksft_test_result_xfail): an expected failure does not fail
+      // the run, and kunit_parser.py counts it as passed, not failed.
+      out += indent + "ok " + test + " # XFAIL " + DirectiveData(expected.reason) + "\n";
+      break;
+    case Status::kXpass:
+      out += indent + "ok " + test + "\n";
+      break;
   }
 }
 
@@ -185,7 +200,8 @@ std::string ToKtap(const RunResult& run) {
     bool all_ok = true, all_skipped = true;
     for (size_t k = 0; k < group.cases.size(); ++k) {
       const Status status = group.cases[k]->status;
-      all_ok = all_ok && (status == Status::kPass || status == Status::kSkip);
+      all_ok = all_ok && (status == Status::kPass || status == Status::kSkip ||
+                          status == Status::kXfail || status == Status::kXpass);
       all_skipped = all_skipped && status == Status::kSkip;
       AppendCase(*group.cases[k], k + 1, indent, out);
     }

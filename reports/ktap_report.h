@@ -15,12 +15,17 @@
 //     not ok 4 <Case> # ERROR <first line>                 ERROR
 //     not ok 5 <Case> # TIMEOUT <first line>               TIMEOUT
 //     not ok 6 <Case> # ERROR MISS: <first line>           MISS (KTAP has no directive for it)
-//   not ok 1 <Suite>                                       "ok" when every case passed or skipped,
-//                                                          "ok N <Suite> # SKIP" when all skipped
+//     # <reason>, then # expected failure: <why> (<link>)  XFAIL: "ok" with ktap.rst's XFAIL
+//     ok 7 <Case> # XFAIL <the expectation's reason>       directive, as kselftest writes it
+//     # XPASS: expected FAIL, but passed: ... (<link>)     XPASS (no directive: a plain "ok")
+//     ok 8 <Case>
+//   not ok 1 <Suite>                                       "ok" when every case is PASS, SKIP,
+//                                                          XFAIL or XPASS; "ok N <Suite> # SKIP"
+//                                                          when all skipped
 //
 // Indentation is two spaces per level, as ktap.rst specifies (KUnit writes four; parsers accept
-// any). Only SKIP changes how kunit_parser.py counts a line, so it counts passed = PASS,
-// skipped = SKIP, failed = FAIL + ERROR + TIMEOUT + MISS: the results.json summary.
+// any). Only SKIP changes how kunit_parser.py counts a line (6.1's ignores XFAIL), so it counts
+// passed = PASS + XFAIL + XPASS, skipped = SKIP, failed = FAIL + ERROR + TIMEOUT + MISS.
 //
 // Free text never forms a KTAP line: names lose whitespace and '#', directive data loses '#'
 // (U+FF03 instead: kunit_parser.py would take a later " # SKIP" as the directive), diagnostics

@@ -73,7 +73,8 @@ std::string Seconds(double seconds) {
   return (ec == std::errc() ? std::string(buffer, end) : "0.0") + " s";
 }
 
-// CSS class of a status: "s-pass", "s-fail", "s-skip", "s-error", "s-notrun".
+// CSS class of a status: "s-pass", "s-fail", "s-skip", "s-error", "s-xfail", "s-xpass",
+// "s-notrun".
 std::string StatusClass(const std::string& status) {
   if (status == kNotRun) return "s-notrun";
   std::string lower = "s-";
@@ -84,7 +85,8 @@ std::string StatusClass(const std::string& status) {
 // Sort key of a status, worst first.
 int StatusRank(const std::string& status) {
   static const std::map<std::string, int, std::less<>> kRanks = {
-      {"FAIL", 0}, {"ERROR", 1}, {"SKIP", 2}, {kNotRun, 3}, {"PASS", 4}};
+      {"FAIL", 0}, {"ERROR", 1}, {"XPASS", 2}, {"XFAIL", 3},
+      {"SKIP", 4}, {kNotRun, 5}, {"PASS", 6}};
   const auto it = kRanks.find(status);
   return it == kRanks.end() ? 0 : it->second;
 }
@@ -127,6 +129,12 @@ td .ncases { font-size: .75em; color: #555; }
 .s-fail { background: #f9d3d3; } .s-fail .status { color: #9b1111; }
 .s-skip { background: #f7f0c9; } .s-skip .status { color: #6b5800; }
 .s-error { background: #f1d9f5; } .s-error .status { color: #74127f; }
+.s-xfail { background: repeating-linear-gradient(135deg, #fbe3cf, #fbe3cf 6px, #f6d6bb 6px,
+  #f6d6bb 12px); } .s-xfail .status { color: #8a3d00; }
+.s-xpass { background: #dcf3dc; outline: 2px dashed #d18a00; outline-offset: -3px; }
+.s-xpass .status { color: #14621b; }
+td .expectation { font-size: .85em; margin-top: .3em; padding-top: .2em;
+  border-top: 1px dotted #b07a4a; overflow-wrap: anywhere; }
 .s-notrun { background: #eceff2; color: #666; } .s-notrun .status { font-weight: 400; }
 tr[hidden] { display: none; }
 )css";
@@ -260,6 +268,8 @@ void AppendColumnHeader(const MatrixColumn& column, std::string& html) {
   count("errors", summary.errors);
   count("timeouts", summary.timeouts);
   count("missed", summary.missed);
+  count("xfailed", summary.xfailed);
+  count("xpassed", summary.xpassed);
   html += "</ul></th>";
 }
 
@@ -280,6 +290,19 @@ void AppendCell(const MatrixCell& cell, std::string& html) {
       html +=
           "<details><summary>whole reason</summary><pre>" + Html(cell.reason) + "</pre></details>";
     }
+  }
+  if (cell.expectation) {
+    // Only http(s) links: the expectation file accepts nothing else, and a link is checked
+    // again here because the page must never carry a "javascript:" one.
+    const std::string& link = cell.expectation->link;
+    const bool web = link.starts_with("https://") || link.starts_with("http://");
+    html += "<div class=\"expectation\">" +
+            std::string(cell.status == "XFAIL" ? "expected failure: " : "stale expectation: ") +
+            Html(FirstLine(cell.expectation->reason, kShortReasonBytes)) + " " +
+            (web ? "<a class=\"expect-link\" rel=\"noreferrer noopener\" href=\"" + Html(link) +
+                       "\">" + Html(link) + "</a>"
+                 : Html(link)) +
+            "</div>";
   }
   if (cell.cases.size() > 1)
     html += "<div class=\"ncases\">" + std::to_string(cell.cases.size()) + " cases</div>";
@@ -315,8 +338,9 @@ std::string ToMatrixHtml(const std::vector<MatrixColumn>& columns, const std::st
   }
   html +=
       ". A cell is the clause's verdict there: PASS when all its cases passed, SKIP when all "
-      "skipped, ERROR when one errored, timed out or was missed (and none failed), FAIL "
-      "otherwise.</p>\n";
+      "skipped, XFAIL when its failures are all known kernel bugs (an expectation names them), "
+      "XPASS when it passed where an expectation said it fails (the expectation is stale), "
+      "ERROR when one errored, timed out or was missed (and none failed), FAIL otherwise.</p>\n";
   html += "<div id=\"controls\" hidden></div>\n<div class=\"wrap\">\n<table id=\"matrix\">\n";
   html += "<thead><tr><th scope=\"col\" class=\"corner\">clause</th>";
   for (const MatrixColumn& column : columns) AppendColumnHeader(column, html);

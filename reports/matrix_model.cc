@@ -34,7 +34,14 @@ MatrixCell Cell(Status verdict, const std::vector<const CaseResult*>& cases,
     return it == cases.end() ? nullptr : *it;
   };
   const CaseResult* decisive = nullptr;
-  if (verdict == Status::kPass) {
+  if (verdict == Status::kXfail) {
+    cell.status = "XFAIL";
+    decisive = first([](Status s) { return s == Status::kXfail; });
+  } else if (verdict == Status::kPass &&
+             (decisive = first([](Status s) { return s == Status::kXpass; })) != nullptr) {
+    // Passed, but an expectation said it would not: shown apart so the stale entry is seen.
+    cell.status = "XPASS";
+  } else if (verdict == Status::kPass) {
     cell.status = "PASS";
   } else if (verdict == Status::kSkip) {
     cell.status = "SKIP";
@@ -49,6 +56,11 @@ MatrixCell Cell(Status verdict, const std::vector<const CaseResult*>& cases,
     decisive = first([](Status s) { return s != Status::kPass; });
   }
   if (decisive != nullptr) {
+    if (decisive->expectation) {
+      cell.expectation = decisive->expectation;
+      cell.expectation->reason = ReadableText(cell.expectation->reason);
+      cell.expectation->link = ReadableText(cell.expectation->link);
+    }
     cell.reason = decisive->reason.empty()
                       ? std::string("no reason recorded for ") + StatusName(decisive->status)
                       : ReadableText(decisive->reason);

@@ -2,6 +2,7 @@
 // JSON and reports/matrix_html.cc as HTML (the rules are in reports/matrix_report.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,12 @@ namespace conform {
 inline constexpr const char* kNotRun = "NOT RUN";
 
 struct MatrixCell {
-  std::string status;              // "PASS", "FAIL", "SKIP", "ERROR" or kNotRun
+  std::string status;              // "PASS", "FAIL", "SKIP", "ERROR", "XFAIL", "XPASS" or kNotRun
   std::string reason;              // ReadableText; empty for PASS and kNotRun
   std::vector<std::string> cases;  // ids of the column's cases naming the clause, in run order
   std::string log;                 // link relative to the matrix file; empty when no case has one
+  // XFAIL and XPASS: the expectation of the case that decided the cell.
+  std::optional<CaseExpectation> expectation;
 };
 
 struct MatrixRow {

@@ -34,6 +34,11 @@ json ToMatrixJson(const std::vector<MatrixColumn>& columns) {
                       {"cases", cell.cases}};
         if (!cell.reason.empty()) entry["reason"] = cell.reason;
         if (!cell.log.empty()) entry["log"] = cell.log;
+        if (cell.expectation) {
+          entry["expectation"] = {{"status", StatusName(cell.expectation->status)},
+                                  {"reason", cell.expectation->reason},
+                                  {"link", cell.expectation->link}};
+        }
         cells.push_back(std::move(entry));
       }
       rows.push_back({{"clause", row.clause},

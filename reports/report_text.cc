@@ -157,4 +157,19 @@ std::vector<std::pair<std::string, std::string>> WhereFields(const Environment& 
   return fields;
 }
 
+std::string SummaryText(const Summary& s) {
+  const auto count = [](int n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::string text = count(s.total, "case", "cases") + ": " + std::to_string(s.passed) +
+                     " passed, " + std::to_string(s.failed) + " failed, ";
+  if (s.xfailed > 0)
+    text += count(s.xfailed, "expected failure", "expected failures") + " (XFAIL), ";
+  if (s.xpassed > 0)
+    text += count(s.xpassed, "unexpected pass", "unexpected passes") + " (XPASS), ";
+  text += std::to_string(s.skipped) + " skipped, " + count(s.errors, "error", "errors") + ", " +
+          count(s.timeouts, "timeout", "timeouts") + ", " + std::to_string(s.missed) + " missed";
+  return text;
+}
+
 }  // namespace conform

@@ -38,6 +38,11 @@ std::string CaseOf(std::string_view case_id);
 // one list for every format that reports them (KTAP diagnostics, KCIDB misc).
 std::vector<std::pair<std::string, std::string>> WhereFields(const Environment& env);
 
+// "163 cases: 146 passed, 0 failed, 1 expected failure (XFAIL), 15 skipped, 0 errors, 0 timeouts,
+// 1 missed": the counts of a run as `run`, `report merge` and KTAP say them. XFAIL and XPASS are
+// named only when there are some, so runs without expectations read as before.
+std::string SummaryText(const Summary& summary);
+
 // Whether `text` is an RFC 3339 date-time ("2025-01-31T12:00:00Z", "...T12:00:00.25+01:00").
 bool IsRfc3339(std::string_view text);
 

@@ -8,8 +8,9 @@ namespace conform {
 
 namespace {
 
-constexpr std::array<Status, 6> kAllStatuses = {Status::kPass,  Status::kFail,    Status::kSkip,
-                                                Status::kError, Status::kTimeout, Status::kMiss};
+constexpr std::array<Status, 8> kAllStatuses = {Status::kPass,  Status::kFail,    Status::kSkip,
+                                                Status::kError, Status::kTimeout, Status::kMiss,
+                                                Status::kXfail, Status::kXpass};
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 
@@ -29,6 +30,10 @@ const char* StatusName(Status status) {
       return "TIMEOUT";
     case Status::kMiss:
       return "MISS";
+    case Status::kXfail:
+      return "XFAIL";
+    case Status::kXpass:
+      return "XPASS";
   }
   return "UNKNOWN";
 }
@@ -66,28 +71,57 @@ Summary CountSummary(const RunResult& run) {
       case Status::kMiss:
         ++s.missed;
         break;
+      case Status::kXfail:
+        ++s.xfailed;
+        break;
+      case Status::kXpass:
+        ++s.xpassed;
+        break;
     }
   }
   return s;
 }
 
 std::vector<ClauseVerdict> ClauseVerdicts(const std::vector<CaseResult>& cases) {
-  std::map<std::string, ClauseVerdict> by_clause;
+  struct Seen {
+    ClauseVerdict verdict;
+    bool xfail = false;  // a case is XFAIL
+    bool other = false;  // a case is neither PASS, SKIP, XFAIL nor XPASS
+    bool passed = false, skipped = false;
+  };
+  std::map<std::string, Seen> by_clause;
   for (const CaseResult& c : cases) {
     if (c.clause.empty()) continue;
-    ClauseVerdict& verdict = by_clause[c.clause];
-    if (verdict.cases.empty()) {
-      verdict.id = c.clause;
-      verdict.status =
-          c.status == Status::kPass || c.status == Status::kSkip ? c.status : Status::kFail;
-    } else if (verdict.status != c.status) {
-      verdict.status = Status::kFail;  // a mix, or anything but PASS and SKIP
+    Seen& seen = by_clause[c.clause];
+    seen.verdict.id = c.clause;
+    seen.verdict.cases.push_back(c.id);
+    switch (c.status) {
+      case Status::kPass:
+      case Status::kXpass:  // a stale expectation says nothing against the clause
+        seen.passed = true;
+        break;
+      case Status::kSkip:
+        seen.skipped = true;
+        break;
+      case Status::kXfail:
+        seen.xfail = true;
+        break;
+      default:
+        seen.other = true;
     }
-    verdict.cases.push_back(c.id);
   }
   std::vector<ClauseVerdict> verdicts;
   verdicts.reserve(by_clause.size());
-  for (auto& [id, verdict] : by_clause) verdicts.push_back(std::move(verdict));
+  for (auto& [id, seen] : by_clause) {
+    if (seen.xfail && !seen.other) {
+      seen.verdict.status = Status::kXfail;
+    } else if (seen.other || (seen.passed && seen.skipped)) {
+      seen.verdict.status = Status::kFail;  // a mix, or anything but PASS and SKIP
+    } else {
+      seen.verdict.status = seen.passed ? Status::kPass : Status::kSkip;
+    }
+    verdicts.push_back(std::move(seen.verdict));
+  }
   return verdicts;
 }
 

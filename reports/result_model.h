@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,14 +11,30 @@
 namespace conform {
 
 // Bumped whenever a field changes meaning or disappears; readers refuse other versions.
-inline constexpr int kResultsSchemaVersion = 1;
+// Version 2 added the statuses XFAIL and XPASS (expected results, `--expect`), a case's
+// "expectation", summary.xfailed/xpassed, environment.features and the clause verdict XFAIL.
+inline constexpr int kResultsSchemaVersion = 2;
+// The oldest version readers still accept: a version 1 file is a version 2 file without any of
+// the above.
+inline constexpr int kOldestResultsSchemaVersion = 1;
 
-enum class Status { kPass, kFail, kSkip, kError, kTimeout, kMiss };
+// kXfail: the case failed as an expectation (`--expect FILE`) says it does on this kernel;
+// kXpass: an expectation said it fails here, but it passed (the expectation is stale).
+enum class Status { kPass, kFail, kSkip, kError, kTimeout, kMiss, kXfail, kXpass };
 
-// "PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS".
+// "PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS", "XFAIL", "XPASS".
 const char* StatusName(Status status);
 // Inverse of StatusName; nullopt for anything else.
 std::optional<Status> ParseStatus(const std::string& name);
+
+// The expectation that turned a case into XFAIL or XPASS (reports/expectations.h): the status it
+// expects, why the kernel is believed wrong, and where that is documented (CVE, commit, bug).
+struct CaseExpectation {
+  Status status = Status::kFail;  // kFail, kError or kTimeout
+  std::string reason;
+  std::string link;
+  bool operator==(const CaseExpectation&) const = default;
+};
 
 struct CaseResult {
   std::string id;      // "Suite.Case"
@@ -33,15 +50,19 @@ struct CaseResult {
   // The case's own time inside the suite binary (test body, set-up and tear-down), as the suite
   // measured it; duration_s - case_s is what the runner and its sandbox cost. 0: not reported.
   double case_s = 0;
+  // Set exactly for XFAIL and XPASS: the expectation that applied. An XFAIL keeps the case's own
+  // reason; an XPASS's reason says that the expectation no longer holds.
+  std::optional<CaseExpectation> expectation;
 };
 
-// The verdict on one clause over the cases of a run that name it: PASS only when every one of
-// them passed, SKIP when every one was skipped, FAIL otherwise, which includes a case that
-// failed, errored, timed out or was missed, and a mix of PASS and SKIP (the clause was not shown
-// to hold in full).
+// The verdict on one clause over the cases of a run that name it: XFAIL when every one of them is
+// PASS, SKIP, XFAIL or XPASS and at least one is XFAIL (the clause is known broken on this
+// kernel); otherwise, with XPASS counted as PASS: PASS only when every one of them passed, SKIP
+// when every one was skipped, FAIL otherwise, which includes a case that failed, errored, timed
+// out or was missed, and a mix of PASS and SKIP (the clause was not shown to hold in full).
 struct ClauseVerdict {
   std::string id;                  // clause id
-  Status status = Status::kSkip;   // kPass, kSkip or kFail only
+  Status status = Status::kSkip;   // kPass, kSkip, kFail or kXfail only
   std::vector<std::string> cases;  // ids of the cases naming it, in run order; never empty
 };
 
@@ -72,10 +93,15 @@ struct Environment {
   int shard_count = 0;
   // The gVisor target only: `runsc --version`'s first line, e.g. "runsc version 0.0~20221219.0".
   std::string runsc_version;
+  // What the suite binary probed on the kernel under test (fixtures/features.h: "net_ns",
+  // "nsfs_file_handles", ...), for expectations that hold only with or without a feature.
+  // Empty: not recorded (older files, `tools` runs); then left out of results.json.
+  std::map<std::string, bool> features;
 };
 
 struct Summary {
   int total = 0, passed = 0, failed = 0, skipped = 0, errors = 0, timeouts = 0, missed = 0;
+  int xfailed = 0, xpassed = 0;
   double duration_s = 0;
 };
 

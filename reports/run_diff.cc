@@ -17,7 +17,13 @@ bool IsFailure(Status status) {
          status == Status::kMiss;
 }
 
-bool IsGood(Status status) { return status == Status::kPass || status == Status::kSkip; }
+// Not a failure of the run: an XFAIL is a known kernel bug (so PASS -> XFAIL is no regression:
+// the run itself stays green) and an XPASS passed; either turning into an unexplained failure is
+// a regression.
+bool IsGood(Status status) {
+  return status == Status::kPass || status == Status::kSkip || status == Status::kXfail ||
+         status == Status::kXpass;
+}
 
 std::map<CaseKey, const CaseResult*> ByKey(const RunResult& run) {
   std::map<CaseKey, const CaseResult*> cases;

@@ -25,14 +25,16 @@ struct CaseChange {
 
 // Each list is ordered by (tool, id).
 struct RunDiff {
-  // PASS or SKIP in base, FAIL, ERROR, TIMEOUT or MISS now. A SKIP that turns into a failure
-  // counts: the case now runs where it did not (or a requirement probe broke) and fails, which a
-  // CI gate must see just as well as a PASS turning red.
+  // PASS, SKIP, XFAIL or XPASS in base, FAIL, ERROR, TIMEOUT or MISS now. A SKIP that turns into
+  // a failure counts: the case now runs where it did not (or a requirement probe broke) and
+  // fails, which a CI gate must see just as well as a PASS turning red; so does an XFAIL whose
+  // failure no longer matches its expectation (it fails in a new way).
   std::vector<CaseChange> regressions;
   // FAIL, ERROR, TIMEOUT or MISS in base, PASS now.
   std::vector<CaseChange> fixes;
   // Every other status change: PASS <-> SKIP, a failure that turned into another kind of failure
-  // (FAIL -> TIMEOUT) or into a SKIP.
+  // (FAIL -> TIMEOUT) or into a SKIP, and every change into XFAIL (a known kernel bug: no
+  // regression) or XPASS (a stale expectation: shown, but neither fix nor regression).
   std::vector<CaseChange> changed;
   // In the new run only (whatever its status: not a regression, the run's own verdict covers it).
   std::vector<CaseChange> added;

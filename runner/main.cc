@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
   run->add_option("--spare-nic", spare_nic,
                   "a physical NIC that is DOWN with no addresses, lent to the device-refund cases");
   run->add_option("--suite-binary", run_options.suite_binary, "the suite binary");
+  run->add_option("--expect", run_options.expect_files,
+                  "expected results (known kernel bugs): a FAIL they expect is XFAIL and does not "
+                  "fail the run (repeatable; e.g. suites/known-kernel-deviations.json)");
   std::string target_name;
   auto* target = run->add_option("--target", target_name,
                                  "host (default: the running kernel in place), gvisor (runsc "
@@ -187,6 +190,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   matrix->add_option("--timeout", matrix_options.timeout_s, "per-case limit in seconds")
       ->check(CLI::Range(1.0, 1e6));
+  matrix->add_option("--expect", matrix_options.expect_files,
+                     "expected results, passed to every target's run (repeatable)");
   std::string matrix_out = matrix_options.out_dir.string();
   matrix->add_option("--out", matrix_out, "output folder")->capture_default_str();
 
@@ -203,6 +208,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   tools->add_option("--timeout", tools_options.timeout_s, "per-case limit in seconds")
       ->check(CLI::Range(1.0, 1e6));
+  tools->add_option("--expect", tools_options.expect_files,
+                    "expected results; only entries with a \"tool\" apply (repeatable)");
   std::string tools_out = tools_options.out_dir.string();
   tools->add_option("--out", tools_out, "output folder")->capture_default_str();
 

@@ -15,6 +15,8 @@
 #include "reports/matrix_report.h"
 #include "runner/plan.h"
 #include "runner/run_command.h"
+#include "runner/run_expectations.h"
+#include "runner/suite_features.h"
 #include "runner/target.h"
 #include "vm/qemu.h"
 
@@ -182,7 +184,14 @@ int MatrixCommand(const MatrixOptions& options) {
   }
   const auto out_dir = std::filesystem::absolute(options.out_dir);
   const auto runner = std::filesystem::read_symlink("/proc/self/exe");
-  const auto plan = FilterCases(ListSuiteCases(DefaultSuiteBinary()), options.filters);
+  const auto listing = ListSuiteCases(DefaultSuiteBinary());
+  const auto plan = FilterCases(listing, options.filters);
+  // A bad file must stop the matrix here, not make every run refuse it one after the other.
+  LoadRunExpectations(options.expect_files, listing, ProbeSuiteFeatures(DefaultSuiteBinary()),
+                      "the suite's listing");
+  std::vector<std::string> expect_args;
+  for (const auto& file : options.expect_files)
+    expect_args.insert(expect_args.end(), {"--expect", std::filesystem::absolute(file).string()});
   PrepareOutDir(out_dir);
   std::error_code ec;
   for (const char* stale : {"matrix.json", "matrix.html"})
@@ -203,6 +212,7 @@ int MatrixCommand(const MatrixOptions& options) {
                 "--out", job.out_dir.string(), std::string("--timeout=") + timeout};
     for (const auto& filter : options.filters)
       job.args.insert(job.args.end(), {"--filter", filter});
+    job.args.insert(job.args.end(), expect_args.begin(), expect_args.end());
     job.expected_s = ExpectedSeconds(target);
     job.vm = ResolveTarget(target).kind == TargetKind::kVm;
     jobs.push_back(std::move(job));
@@ -214,6 +224,7 @@ int MatrixCommand(const MatrixOptions& options) {
     job.log = out_dir / "tools.log";
     job.args = {"tools", "--out", job.out_dir.string()};
     for (const auto& tool : options.tools) job.args.insert(job.args.end(), {"--tool", tool});
+    job.args.insert(job.args.end(), expect_args.begin(), expect_args.end());
     job.expected_s = ExpectedSeconds("tools");
     jobs.push_back(std::move(job));
   }

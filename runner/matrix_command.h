@@ -15,6 +15,8 @@ struct MatrixOptions {
   std::filesystem::path out_dir = "netns-conform-matrix";
   int parallel = 0;  // VM targets booted at once; 0: one per online CPU with KVM, else serial
   double timeout_s = 60;
+  // `--expect FILE`s, checked here before anything runs and passed on to every run.
+  std::vector<std::string> expect_files;
 };
 
 inline const std::vector<std::string> kDefaultMatrixTargets = {"host", "gvisor", "debian-6.1-cloud",

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "reports/report_text.h"
+
 namespace conform {
 namespace {
 
@@ -44,11 +46,7 @@ void Progress::CaseDone(const CaseResult& result) {
 
 void Progress::Finish(const Summary& s) {
   if (live_) std::fprintf(out_, "\r\033[K");
-  std::fprintf(out_,
-               "%d cases: %d passed, %d failed, %d skipped, %d errors, %d timeouts, %d missed "
-               "in %.2fs\n",
-               s.total, s.passed, s.failed, s.skipped, s.errors, s.timeouts, s.missed,
-               s.duration_s);
+  std::fprintf(out_, "%s in %.2fs\n", SummaryText(s).c_str(), s.duration_s);
   std::fflush(out_);
 }
 

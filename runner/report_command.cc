@@ -5,13 +5,17 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
+#include "reports/apply_expectations.h"
+#include "reports/expectations.h"
 #include "reports/json_report.h"
 #include "reports/junit_report.h"
 #include "reports/kcidb_report.h"
 #include "reports/ktap_report.h"
 #include "reports/matrix_report.h"
+#include "reports/report_text.h"
 #include "reports/run_diff.h"
 #include "reports/run_merge.h"
 #include "runner/plan.h"
@@ -23,6 +27,22 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kFormats = {"junit", "ktap", "kcidb", "html"};
+
+// `--expect FILE`s read and checked against the cases of `runs` (an entry must match a case of
+// one of them), their recorded features naming the known ones. Throws ReportError.
+Expectations LoadExpectationsFor(const std::vector<std::string>& files,
+                                 const std::vector<const RunResult*>& runs) {
+  if (files.empty()) return {};
+  Expectations expectations = ReadExpectationsFiles(files);
+  std::vector<CaseKey> cases;
+  std::map<std::string, bool> features;
+  for (const RunResult* run : runs) {
+    for (const CaseResult& c : run->cases) cases.emplace_back(c.id, c.tool);
+    features.insert(run->environment.features.begin(), run->environment.features.end());
+  }
+  CheckExpectationsMatch(expectations, cases, features, "the results");
+  return expectations;
+}
 
 // A run that `run` would have ended with exit status 1.
 bool HasFailures(const Summary& summary) {
@@ -106,6 +126,8 @@ ReportSubcommand::ReportSubcommand(CLI::App& app) {
   diff_->add_option("base", diff_base_, "results.json of the base run")->required();
   diff_->add_option("new", diff_new_, "results.json of the new run")->required();
   diff_->add_flag("--json", diff_json_, "print JSON");
+  diff_->add_option("--expect", diff_expect_,
+                    "expected results applied to both runs first (repeatable)");
 
   convert_ = report_->add_subcommand("convert", "write a results.json in another format");
   convert_->add_option("results", convert_input_, "results.json")->required();
@@ -114,6 +136,8 @@ ReportSubcommand::ReportSubcommand(CLI::App& app) {
       ->check(CLI::IsMember(kFormats));
   convert_->add_option("--out", convert_out_, "write FILE atomically instead of stdout");
   convert_->add_option("--origin", convert_origin_, "KCIDB origin (--to kcidb only)");
+  convert_->add_option("--expect", convert_expect_,
+                       "expected results applied before converting (repeatable)");
 }
 
 bool ReportSubcommand::chosen() const { return report_->parsed(); }
@@ -143,17 +167,17 @@ int ReportSubcommand::Merge() const {
                  list.c_str());
   }
   const Summary& summary = outcome.run.summary;
-  std::printf(
-      "merged %zu results into %s: %d cases, %d passed, %d failed, %d skipped, "
-      "%d errors, %d timeouts, %d missed\n",
-      inputs.size(), (out_dir / "results.json").c_str(), summary.total, summary.passed,
-      summary.failed, summary.skipped, summary.errors, summary.timeouts, summary.missed);
+  std::printf("merged %zu results into %s: %s\n", inputs.size(), (out_dir / "results.json").c_str(),
+              SummaryText(summary).c_str());
   return HasFailures(summary) ? 1 : 0;
 }
 
 int ReportSubcommand::Diff() const {
-  const RunResult base = ReadResultsFile(diff_base_);
-  const RunResult now = ReadResultsFile(diff_new_);
+  RunResult base = ReadResultsFile(diff_base_);
+  RunResult now = ReadResultsFile(diff_new_);
+  const Expectations expectations = LoadExpectationsFor(diff_expect_, {&base, &now});
+  ApplyExpectations(base, expectations);
+  ApplyExpectations(now, expectations);
   RunDiff diff;
   try {
     diff = DiffRuns(base, now);
@@ -168,7 +192,8 @@ int ReportSubcommand::Diff() const {
 int ReportSubcommand::Convert() const {
   if (!convert_origin_.empty() && convert_to_ != "kcidb")
     throw UsageError("--origin applies to --to kcidb only");
-  const RunResult run = ReadResultsFile(convert_input_);
+  RunResult run = ReadResultsFile(convert_input_);
+  ApplyExpectations(run, LoadExpectationsFor(convert_expect_, {&run}));
   const std::string text = Render(run, convert_to_, convert_input_, convert_out_, convert_origin_);
   if (convert_out_.empty()) {
     PrintAll(text);

@@ -4,13 +4,17 @@
 //       the shards of one run (or runs of disjoint cases) as one results.json + junit.xml in DIR
 //       (reports/run_merge.h has the rules); exit 1 when a merged case failed, errored, timed
 //       out or was missed, as `run` would have.
-//   report diff BASE.json NEW.json [--json]
+//       Cases keep their status: XFAIL and XPASS stay as they are.
+//   report diff BASE.json NEW.json [--json] [--expect FILE]...
 //       regressions, fixes, other changes, new and vanished cases (reports/run_diff.h); exit 1
-//       when there is a regression.
+//       when there is a regression. --expect applies expectations to both runs first (an XFAIL
+//       is no regression).
 //   report convert RESULTS.json --to junit|ktap|kcidb|html [--out FILE] [--origin NAME]
-//       another format, on stdout or atomically into FILE.
-// Bad input (a file that cannot be read or is not a results.json of schema version 1, runs that
-// do not belong together, a bad option): exit 2 with one line on stderr, nothing written.
+//                  [--expect FILE]...
+//       another format, on stdout or atomically into FILE; --expect applies expectations first.
+// Bad input (a file that cannot be read or is not a results.json of schema version 1 or 2, an
+// expectations file that is bad or names no case of the results, runs that do not belong
+// together, a bad option): exit 2 with one line on stderr, nothing written.
 #pragma once
 
 #include <string>
@@ -52,11 +56,13 @@ class ReportSubcommand {
   std::string diff_base_;
   std::string diff_new_;
   bool diff_json_ = false;
+  std::vector<std::string> diff_expect_;
 
   std::string convert_input_;
   std::string convert_to_;
   std::string convert_out_;
   std::string convert_origin_;
+  std::vector<std::string> convert_expect_;
 };
 
 }  // namespace conform

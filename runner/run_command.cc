@@ -12,6 +12,7 @@
 
 #include "fixtures/probe.h"
 #include "fixtures/refund_device.h"
+#include "reports/apply_expectations.h"
 #include "reports/json_report.h"
 #include "reports/junit_report.h"
 #include "runner/executor.h"
@@ -19,8 +20,10 @@
 #include "runner/journal.h"
 #include "runner/plan.h"
 #include "runner/progress.h"
+#include "runner/run_expectations.h"
 #include "runner/sandbox.h"
 #include "runner/spare_nic.h"
+#include "runner/suite_features.h"
 
 namespace conform {
 
@@ -46,17 +49,22 @@ Environment InPlaceEnvironment() {
 }
 
 RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const ExecutorOptions& options,
-                             Environment environment, std::string* interrupted) {
+                             Environment environment, const Expectations& expectations,
+                             std::string* interrupted) {
   RunResult run;
   run.environment = std::move(environment);
   Journal journal(options.out_dir / "journal.jsonl", run.environment);
   Progress progress(stderr, plan.size());
   const auto start = std::chrono::steady_clock::now();
-  auto outcome = ExecuteCases(plan, options, [&](const CaseResult& result) {
+  auto outcome = ExecuteCases(plan, options, [&](const CaseResult& finished) {
+    CaseResult result = finished;
+    ApplyExpectations(result, run.environment, expectations);
     journal.Append(result);
     progress.CaseDone(result);
   });
   run.cases = std::move(outcome.results);
+  // The same again on the results as the executor keeps them (the sink saw copies).
+  for (CaseResult& result : run.cases) ApplyExpectations(result, run.environment, expectations);
   RecountSummary(run);
   run.clauses = ClauseVerdicts(run.cases);
   run.summary.duration_s =
@@ -64,6 +72,7 @@ RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const Executo
   WriteResultsFile(options.out_dir / "results.json", run);
   WriteFileAtomically(options.out_dir / "junit.xml", ToJUnitXml(run));
   progress.Finish(run.summary);
+  PrintStaleExpectations(run);
   *interrupted = outcome.interrupted ? outcome.interrupt_signal : "";
   return run;
 }
@@ -92,9 +101,15 @@ void PrepareOutDir(const std::filesystem::path& dir) {
   for (const char* stale : {"logs", ".work"}) std::filesystem::remove_all(dir / stale, ec);
 }
 
-std::vector<PlannedCase> PlanCases(const std::filesystem::path& suite_binary,
+std::vector<PlannedCase> PlanCases(const std::vector<PlannedCase>& listing,
                                    const RunOptions& options) {
-  return ShardCases(FilterCases(ListSuiteCases(suite_binary), options.filters), options.shard);
+  return ShardCases(FilterCases(listing, options.filters), options.shard);
+}
+
+Expectations LoadSuiteExpectations(const RunOptions& options,
+                                   const std::vector<PlannedCase>& listing,
+                                   const std::map<std::string, bool>& features) {
+  return LoadRunExpectations(options.expect_files, listing, features, "the suite's listing");
 }
 
 void DescribeTarget(Environment& environment, const RunOptions& options) {
@@ -147,9 +162,13 @@ int RunCommand(const RunOptions& options) {
     setenv(kInitNetnsFdEnv, std::to_string(init_fd).c_str(), 1);
   }
 
-  auto plan = PlanCases(suite_binary, options);
-  PrepareOutDir(exec.out_dir);
+  const auto listing = ListSuiteCases(suite_binary);
+  auto plan = PlanCases(listing, options);
   Environment environment = InPlaceEnvironment();
+  environment.features = ProbeSuiteFeatures(suite_binary);
+  // Bad expectation files are refused before the output folder is touched.
+  const Expectations expectations = LoadSuiteExpectations(options, listing, environment.features);
+  PrepareOutDir(exec.out_dir);
   DescribeTarget(environment, options);
 
   if (options.target == "gvisor") {
@@ -166,10 +185,13 @@ int RunCommand(const RunOptions& options) {
     environment.kernel_release = gvisor.kernel_release;
     environment.kernel_config_source = "none (gVisor implements the Linux ABI in its own kernel)";
     environment.runsc_version = gvisor.runsc_version;
+    // What the suite finds inside gVisor, not on the host kernel under it.
+    environment.features = ProbeSuiteFeatures(suite_binary, gvisor.wrapper);
   }
 
   std::string interrupted;
-  const RunResult run = ExecuteWithReports(plan, exec, std::move(environment), &interrupted);
+  const RunResult run =
+      ExecuteWithReports(plan, exec, std::move(environment), expectations, &interrupted);
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml\n", exec.out_dir.c_str(),
                exec.out_dir.c_str());
   if (!interrupted.empty()) std::fprintf(stderr, "interrupted by %s\n", interrupted.c_str());

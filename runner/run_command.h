@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "reports/expectations.h"
 #include "reports/result_model.h"
 #include "runner/executor.h"
 #include "runner/plan.h"
@@ -23,6 +24,9 @@ struct RunOptions {
   // itself serves "host" and "gvisor" (main.cc sends the VM targets to RunVmCommand).
   std::string target = "host";
   Shard shard;  // `--shard K/N`
+  // `--expect FILE` (repeatable): known kernel bugs (reports/expectations.h), applied on the
+  // host to the final results of every target.
+  std::vector<std::string> expect_files;
 };
 
 // In place on the running kernel (target "host"), or every case in its own gVisor sandbox (target
@@ -36,8 +40,13 @@ std::string Rfc3339Now();
 std::string Hostname();
 std::filesystem::path SuiteBinaryOrDefault(const std::filesystem::path& given);
 // The planned cases of a run: the suite's listing, filtered, then sharded.
-std::vector<PlannedCase> PlanCases(const std::filesystem::path& suite_binary,
+std::vector<PlannedCase> PlanCases(const std::vector<PlannedCase>& listing,
                                    const RunOptions& options);
+// options.expect_files read and checked against the suite's whole listing and the features
+// its binary probes (ProbeSuiteFeatures, which `features` holds). Throws ReportError.
+Expectations LoadSuiteExpectations(const RunOptions& options,
+                                   const std::vector<PlannedCase>& listing,
+                                   const std::map<std::string, bool>& features);
 // Records the run's target and shard in its environment.
 void DescribeTarget(Environment& environment, const RunOptions& options);
 
@@ -49,13 +58,16 @@ void PrepareOutDir(const std::filesystem::path& dir);
 // The in-place environment (running kernel, its config source, sandbox "inplace").
 Environment InPlaceEnvironment();
 
-// Runs the plan with ExecuteCases, journalling each result and showing progress on stderr, and
-// writes results.json and junit.xml atomically into options.out_dir (made by PrepareOutDir).
-// `interrupted` says why the run stopped early ("" when it did not). Shared by `run` and `tools`.
+// Runs the plan with ExecuteCases, applying `expectations` to each result as it arrives (so the
+// journal and the progress show XFAIL/XPASS too), journalling it and showing progress on stderr,
+// and writes results.json and junit.xml atomically into options.out_dir (made by PrepareOutDir);
+// then names each stale expectation (XPASS). `interrupted` says why the run stopped early (""
+// when it did not). Shared by `run` and `tools`.
 RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const ExecutorOptions& options,
-                             Environment environment, std::string* interrupted);
+                             Environment environment, const Expectations& expectations,
+                             std::string* interrupted);
 
-// 0 when no case failed, errored, timed out or was missed, else 1.
+// 0 when no case failed, errored, timed out or was missed, else 1 (XFAIL and XPASS do not count).
 int ExitStatusOf(const Summary& summary);
 
 // `netns-conform list`

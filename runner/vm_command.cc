@@ -10,9 +10,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "reports/apply_expectations.h"
 #include "reports/json_report.h"
 #include "reports/junit_report.h"
+#include "reports/report_text.h"
 #include "runner/plan.h"
+#include "runner/run_expectations.h"
+#include "runner/suite_features.h"
 #include "vm/error.h"
 #include "vm/kernel_build.h"
 #include "vm/kernel_cache.h"
@@ -110,9 +114,12 @@ bool GuestSuiteChanged(const std::filesystem::path& binary, const std::string& s
 }
 
 // The reports of a VM run (one-shot or attached): the guest's results.json with the environment
-// rewritten, or every planned case not heard from as MISS. Returns the exit status.
+// rewritten and the expectations applied here on the host (the guest's runner never sees them;
+// its environment carries the guest kernel's release and features they look at), or every
+// planned case not heard from as MISS. Returns the exit status.
 int ReportVmRun(const vm::VmRunResult& result, const std::vector<PlannedCase>& plan,
                 const std::filesystem::path& out_dir, std::chrono::steady_clock::time_point start,
+                const Expectations& expectations,
                 const std::function<void(Environment&)>& describe) {
   RunResult report;
   if (result.outcome == vm::VmOutcome::kCompleted) {
@@ -127,6 +134,7 @@ int ReportVmRun(const vm::VmRunResult& result, const std::vector<PlannedCase>& p
     report.cases = MissingCases(plan, result.streamed_journal, why);
   }
   describe(report.environment);
+  for (CaseResult& c : report.cases) ApplyExpectations(c, report.environment, expectations);
   RecountSummary(report);
   report.clauses = ClauseVerdicts(report.cases);
   report.summary.duration_s =
@@ -135,12 +143,10 @@ int ReportVmRun(const vm::VmRunResult& result, const std::vector<PlannedCase>& p
   WriteFileAtomically(out_dir / "junit.xml", ToJUnitXml(report));
 
   const Summary& s = report.summary;
-  std::fprintf(stderr,
-               "%d cases: %d passed, %d failed, %d skipped, %d errors, %d timeouts, %d missed "
-               "in %.2fs (kernel %s, %s/%s, boot %.2fs)\n",
-               s.total, s.passed, s.failed, s.skipped, s.errors, s.timeouts, s.missed, s.duration_s,
-               report.environment.kernel_release.c_str(), result.machine.c_str(),
+  std::fprintf(stderr, "%s in %.2fs (kernel %s, %s/%s, boot %.2fs)\n", SummaryText(s).c_str(),
+               s.duration_s, report.environment.kernel_release.c_str(), result.machine.c_str(),
                result.accelerator.c_str(), result.boot_s);
+  PrintStaleExpectations(report);
   for (const auto& problem : result.kernel_problems)
     std::fprintf(stderr, "kernel problem: %s\n", problem.c_str());
   std::fprintf(stderr, "reports: %s/results.json, %s/junit.xml, console: %s\n", out_dir.c_str(),
@@ -166,8 +172,12 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
     throw UsageError("--vm-machine must be microvm or q35, not '" + selection.machine + "'");
   const auto suite_binary = SuiteBinaryOrDefault(options.suite_binary);
   // The plan on the host: it checks --filter before any boot, and names the cases a guest that
-  // dies would leave unheard.
-  const auto plan = PlanCases(suite_binary, options);
+  // dies would leave unheard. So are the expectations checked: the feature names are the same
+  // in any kernel (their values come back from the guest).
+  const auto listing = ListSuiteCases(suite_binary);
+  const auto plan = PlanCases(listing, options);
+  const Expectations expectations =
+      LoadSuiteExpectations(options, listing, ProbeSuiteFeatures(suite_binary));
   const auto out_dir = std::filesystem::absolute(options.out_dir);
 
   vm::Kernel kernel;
@@ -202,7 +212,7 @@ int RunVmCommand(const RunOptions& options, const VmSelection& selection) {
   } catch (const vm::VmError& e) {
     throw InfrastructureError(e.what());
   }
-  return ReportVmRun(result, plan, out_dir, start, [&](Environment& env) {
+  return ReportVmRun(result, plan, out_dir, start, expectations, [&](Environment& env) {
     DescribeVmEnvironment(env, result, selection);
     DescribeTarget(env, options);
   });
@@ -230,7 +240,10 @@ int RunAttachCommand(const RunOptions& options, const std::string& name) {
                  "vm: warning: %s changed since `vm start %s`: the guest runs the suite as it "
                  "was then\n",
                  suite_binary.c_str(), name.c_str());
-  const auto plan = PlanCases(suite_binary, options);
+  const auto listing = ListSuiteCases(suite_binary);
+  const auto plan = PlanCases(listing, options);
+  const Expectations expectations =
+      LoadSuiteExpectations(options, listing, ProbeSuiteFeatures(suite_binary));
   const auto out_dir = std::filesystem::absolute(options.out_dir);
   PrepareOutDir(out_dir);
 
@@ -254,7 +267,7 @@ int RunAttachCommand(const RunOptions& options, const std::string& name) {
   }
   VmSelection selection;
   selection.name = attached.guest.kernel_label;
-  return ReportVmRun(attached.result, plan, out_dir, start, [&](Environment& env) {
+  return ReportVmRun(attached.result, plan, out_dir, start, expectations, [&](Environment& env) {
     DescribeVmEnvironment(env, attached.result, selection);
     RunOptions described = options;
     described.target = selection.name;  // the kernel the kept guest booted

@@ -78,12 +78,12 @@ fi
 # --- the LAVA script on a hand-made run ---------------------------------------------------------
 python3 - "$work/lava.json" <<'EOF'
 import json, sys
-statuses = ["PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS"]
+statuses = ["PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS", "XFAIL", "XPASS"]
 cases = [{"id": "Lava.%s" % s.title(), "status": s, "clause": "c", "duration_s": 0}
          for s in statuses]
 cases.append({"id": "Tools.AddDel", "tool": "my tool", "status": "PASS", "clause": "c",
               "duration_s": 0})
-json.dump({"schema_version": 1, "cases": cases}, open(sys.argv[1], "w"))
+json.dump({"schema_version": 2, "cases": cases}, open(sys.argv[1], "w"))
 EOF
 expected='lava-test-case Lava.Pass --result pass
 lava-test-case Lava.Fail --result fail
@@ -91,6 +91,8 @@ lava-test-case Lava.Skip --result skip
 lava-test-case Lava.Error --result fail
 lava-test-case Lava.Timeout --result fail
 lava-test-case Lava.Miss --result unknown
+lava-test-case Lava.Xfail --result skip
+lava-test-case Lava.Xpass --result pass
 lava-test-case Tools.AddDel.my_tool --result pass'
 rc=0
 output=$(PATH=/usr/bin:/bin "$ci/lava-test-cases.sh" "$work/lava.json") || rc=$?
@@ -172,7 +174,7 @@ EOF
   expected=$(python3 -c '
 import json, sys
 results = {"PASS": "pass", "SKIP": "skip", "FAIL": "fail", "ERROR": "fail", "TIMEOUT": "fail",
-           "MISS": "unknown"}
+           "MISS": "unknown", "XFAIL": "skip", "XPASS": "pass"}
 for case in json.load(open(sys.argv[1]))["cases"]:
     print("lava-test-case %s --result %s" % (case["id"], results[case["status"]]))' \
     "$work/merged/results.json")

@@ -65,6 +65,25 @@ RunResult EveryStatus() {
                   Case("Only.SkipTwo", "a.f", Status::kSkip, "no")});
 }
 
+CaseResult Expected(CaseResult c, Status expected, std::string reason, std::string link) {
+  c.expectation = CaseExpectation{expected, std::move(reason), std::move(link)};
+  return c;
+}
+
+// A known kernel bug (XFAIL), a stale expectation (XPASS), and a plain PASS in a third suite.
+RunResult WithExpectations() {
+  RunResult run = MakeRun(
+      {Expected(Case("Veth.Cve", "a.b", Status::kXfail, "peer moved\nVULNERABLE to CVE-2026-31692"),
+                Status::kFail, "no capability check # before 7b735ef81286",
+                "https://git.kernel.org/linus/7b735ef81286"),
+       Expected(Case("Veth.Fixed", "a.c", Status::kXpass,
+                     "expected FAIL, but passed: the expectation no longer holds"),
+                Status::kFail, "was broken", "https://bugs.example/9"),
+       Case("Nsid.Pass", "a.d", Status::kPass)});
+  run.environment.features = {{"net_ns", true}, {"nsfs_file_handles", false}};
+  return run;
+}
+
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -120,6 +139,27 @@ TEST(Ktap, EveryStatusAsKtapSaysIt) {
   EXPECT_THAT(lines, Contains("not ok 2 Dev"));
   EXPECT_THAT(lines, Contains("ok 3 Only # SKIP"));
   EXPECT_EQ(lines.back(), "ok 3 Only # SKIP");
+}
+
+// XFAIL as kselftest writes it ("ok ... # XFAIL"), with the failure's reason and the
+// expectation as diagnostics; XPASS a plain "ok" after a diagnostic naming the stale entry.
+TEST(Ktap, ExpectedResults) {
+  const std::vector<std::string> lines = Lines(ToKtap(WithExpectations()));
+  EXPECT_THAT(lines, Contains("  # peer moved"));
+  EXPECT_THAT(lines, Contains("  # VULNERABLE to CVE-2026-31692"));
+  EXPECT_THAT(lines, Contains("  # expected failure: no capability check # before 7b735ef81286 "
+                              "(https://git.kernel.org/linus/7b735ef81286)"));
+  // '#' in directive data would start another directive for the parser.
+  EXPECT_THAT(lines, Contains("  ok 1 Cve # XFAIL no capability check \xEF\xBC\x83 before "
+                              "7b735ef81286"));
+  EXPECT_THAT(lines, Contains("  # XPASS: expected FAIL, but passed: the expectation no longer "
+                              "holds (https://bugs.example/9)"));
+  EXPECT_THAT(lines, Contains("  ok 2 Fixed"));
+  EXPECT_THAT(lines, Contains("ok 1 Veth"));  // neither fails its suite
+  EXPECT_THAT(lines, Contains("# features: net_ns=yes nsfs_file_handles=no"));
+  EXPECT_THAT(lines, Contains("# summary: 3 cases: 1 passed, 0 failed, 1 expected failure (XFAIL), "
+                              "1 unexpected pass (XPASS), 0 skipped, 0 errors, 0 timeouts, "
+                              "0 missed"));
 }
 
 TEST(Ktap, PassingSuiteIsOkAndEmptyRunHasEmptyPlan) {
@@ -213,6 +253,36 @@ TEST(Kcidb, OneCheckoutOneBuildOneTestPerCase) {
   EXPECT_EQ(doc["tests"][1]["path"], "netns_conform.Veth.Fail");
   EXPECT_FALSE(doc["tests"][0]["misc"].contains("reason"));
   EXPECT_FALSE(HasNull(doc));
+}
+
+// XFAIL: FAIL, waived in misc, an incident (present) of the expectation's issue; XPASS: PASS with
+// an incident that is not present. No "waived" outside misc: KCIDB 5.3 refuses it there.
+TEST(Kcidb, ExpectedResultsAsIssuesAndIncidents) {
+  const nlohmann::json doc = ToKcidb(WithExpectations(), {});
+  const auto& tests = doc["tests"];
+  EXPECT_EQ(tests[0]["status"], "FAIL");
+  EXPECT_FALSE(tests[0].contains("waived"));
+  EXPECT_EQ(tests[0]["misc"]["status"], "XFAIL");
+  EXPECT_EQ(tests[0]["misc"]["waived"], true);
+  EXPECT_EQ(tests[0]["misc"]["expectation"]["link"], "https://git.kernel.org/linus/7b735ef81286");
+  EXPECT_EQ(tests[0]["log_excerpt"], "peer moved\nVULNERABLE to CVE-2026-31692");
+  EXPECT_EQ(tests[1]["status"], "PASS");
+  EXPECT_EQ(tests[1]["misc"]["status"], "XPASS");
+  EXPECT_FALSE(tests[1]["misc"].contains("waived"));
+  EXPECT_FALSE(tests[2]["misc"].contains("expectation"));
+  ASSERT_EQ(doc["issues"].size(), 2u);
+  const auto& issue = doc["issues"][0];
+  EXPECT_THAT(issue["id"].get<std::string>(), testing::StartsWith("netns_conform:expectation-"));
+  EXPECT_EQ(issue["report_url"], "https://git.kernel.org/linus/7b735ef81286");
+  EXPECT_EQ(issue["culprit"]["code"], true);
+  ASSERT_EQ(doc["incidents"].size(), 2u);
+  EXPECT_EQ(doc["incidents"][0]["issue_id"], issue["id"]);
+  EXPECT_EQ(doc["incidents"][0]["test_id"], tests[0]["id"]);
+  EXPECT_EQ(doc["incidents"][0]["present"], true);
+  EXPECT_EQ(doc["incidents"][1]["test_id"], tests[1]["id"]);
+  EXPECT_EQ(doc["incidents"][1]["present"], false);
+  EXPECT_FALSE(ToKcidb(EveryStatus(), {}).contains("issues"));
+  EXPECT_EQ(doc, ToKcidb(WithExpectations(), {}));  // stable ids
 }
 
 TEST(Kcidb, IdsAreStableAndUniqueAndPathsSanitised) {
@@ -314,6 +384,38 @@ TEST_F(MatrixFixture, JsonRowsCellsAndDifferences) {
   // unknown ran in one column only: nothing to compare it with, so it does not differ.
   EXPECT_EQ(matrix["differing"], nlohmann::json({first, second}));
   EXPECT_FALSE(HasNull(matrix));
+}
+
+// XFAIL and XPASS cells: their own status and style, the expectation's reason and link, and the
+// columns' counts.
+TEST_F(MatrixFixture, ExpectedResultsHaveCellsOfTheirOwn) {
+  std::vector<MatrixColumn> columns = Columns();
+  columns[1].run =
+      MakeRun({Expected(Case("A.One", second, Status::kXfail, "VULNERABLE", "logs/A.One.log"),
+                        Status::kFail, "no <check>", "https://git.kernel.org/linus/7b735ef81286"),
+               Case("A.Four", second, Status::kSkip, "no NIC"),
+               Expected(Case("A.Two", first, Status::kXpass, "expected FAIL, but passed"),
+                        Status::kFail, "was broken", "https://bugs.example/9\"onclick=\"x")});
+  const nlohmann::json matrix = ToMatrixJson(columns);
+  const auto& xfail = matrix["rows"][1]["cells"][1];
+  EXPECT_EQ(xfail["status"], "XFAIL");
+  EXPECT_EQ(xfail["reason"], "VULNERABLE");
+  EXPECT_EQ(xfail["expectation"]["reason"], "no <check>");
+  EXPECT_EQ(xfail["log"], "targets/vm/logs/A.One.log");
+  EXPECT_EQ(matrix["rows"][0]["cells"][1]["status"], "XPASS");
+  EXPECT_EQ(matrix["columns"][1]["summary"]["xfailed"], 1);
+  EXPECT_EQ(matrix["differing"], nlohmann::json({first, second}));  // PASS vs XPASS, PASS vs XFAIL
+
+  const std::string html = ToMatrixHtml(columns, "");
+  EXPECT_THAT(html, HasSubstr("class=\"cell s-xfail\" data-status=\"XFAIL\""));
+  EXPECT_THAT(html, HasSubstr("class=\"cell s-xpass\" data-status=\"XPASS\""));
+  EXPECT_THAT(html, HasSubstr("<div class=\"expectation\">expected failure: no &lt;check&gt; "
+                              "<a class=\"expect-link\" rel=\"noreferrer noopener\" "
+                              "href=\"https://git.kernel.org/linus/7b735ef81286\">"));
+  EXPECT_THAT(html, HasSubstr("stale expectation: was broken <a class=\"expect-link\""));
+  EXPECT_THAT(html, HasSubstr("href=\"https://bugs.example/9&quot;onclick=&quot;x\""));
+  EXPECT_THAT(html, HasSubstr("<li data-count=\"xfailed\">1 xfailed</li>"));
+  EXPECT_THAT(html, HasSubstr("<li data-count=\"xpassed\">1 xpassed</li>"));
 }
 
 TEST_F(MatrixFixture, SameStatusesDoNotDiffer) {

@@ -2,7 +2,8 @@
 # KCIDB (reports/kcidb_report.h) against the KCIDB v5.3 schema: every results.json given, and a
 # hostile variant of the first (tests/report_fixtures.py), is converted and validated with
 # python3-jsonschema's Draft7Validator with format checking on. Beyond the schema: one checkout,
-# one build, one test per case with the status that case's status maps to, every id starting with
+# one build, one test per case with the status that case's status maps to (XFAIL to FAIL with
+# misc.waived and an incident of its expectation's issue, XPASS to PASS), every id starting with
 # "<origin>:", test ids unique, no null anywhere (misc included), and an origin outside
 # ^[a-z0-9_]+$ refused with one line.
 #
@@ -91,7 +92,7 @@ if len(tests) != len(cases):
 if len({t["id"] for t in tests}) != len(tests):
     problems.append("test ids are not unique")
 mapping = {"PASS": "PASS", "FAIL": "FAIL", "SKIP": "SKIP", "ERROR": "ERROR", "TIMEOUT": "ERROR",
-           "MISS": "MISS"}
+           "MISS": "MISS", "XFAIL": "FAIL", "XPASS": "PASS"}
 for case, test in zip(cases, tests):
     if test["status"] != mapping[case["status"]] or test["misc"]["status"] != case["status"]:
         problems.append(f"{case['id']} is {case['status']}, its test says {test['status']}")
@@ -99,6 +100,17 @@ for case, test in zip(cases, tests):
         problems.append(f"{case['id']}: build_id or clause wrong")
     if not re.fullmatch(r"netns_conform(\.[a-zA-Z0-9_-]+)+", test["path"]):
         problems.append(f"{case['id']}: path {test['path']!r}")
+    # A known kernel bug: waived, and an incident of its expectation's issue (present for XFAIL,
+    # absent for a stale XPASS).
+    if (test["misc"].get("waived") is True) != (case["status"] == "XFAIL"):
+        problems.append(f"{case['id']} is {case['status']}, misc.waived is {test['misc'].get('waived')}")
+    if case["status"] in ("XFAIL", "XPASS"):
+        incidents = [i for i in kcidb.get("incidents", []) if i.get("test_id") == test["id"]]
+        issues = {i["id"]: i for i in kcidb.get("issues", [])}
+        if len(incidents) != 1 or incidents[0]["present"] != (case["status"] == "XFAIL"):
+            problems.append(f"{case['id']}: incidents {incidents}")
+        elif issues.get(incidents[0]["issue_id"], {}).get("report_url") != case["expectation"]["link"]:
+            problems.append(f"{case['id']}: its issue does not link {case['expectation']['link']}")
 if problems:
     print(f"{kcidb_path}:\n  " + "\n  ".join(problems[:20]))
     sys.exit(1)

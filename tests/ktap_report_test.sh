@@ -1,9 +1,10 @@
 #!/bin/bash
 # KTAP (reports/ktap_report.h) read by the kernel's own parser: every results.json given is
 # converted, then tools/testing/kunit/kunit_parser.py from Debian's linux-source-6.1 parses it.
-# The parser must report no error and count passed = PASS, failed = FAIL + ERROR + TIMEOUT + MISS,
-# skipped = SKIP, crashed = 0 (the results.json summary), with every case under its suite with
-# its own status. A hostile variant of the first file (tests/report_fixtures.py) is checked too:
+# The parser must report no error and count passed = PASS + XFAIL + XPASS (an expected failure is
+# "ok ... # XFAIL", as kselftest writes it, which the parser counts as passed), failed = FAIL +
+# ERROR + TIMEOUT + MISS, skipped = SKIP, crashed = 0 (the results.json summary), with every case
+# under its suite with its own status; and every XFAIL's result line carries the XFAIL directive. A hostile variant of the first file (tests/report_fixtures.py) is checked too:
 # reasons holding KTAP lines and the console markers on which the parser stops.
 #
 # usage: ktap_report_test.sh CONVERT_REPORTS WORK_DIR RESULTS_JSON...
@@ -67,7 +68,7 @@ test = kunit_parser.parse_run_tests(lines)
 problems = []
 summary = results["summary"]
 expected = {
-    "passed": summary["passed"],
+    "passed": summary["passed"] + summary.get("xfailed", 0) + summary.get("xpassed", 0),
     "failed": summary["failed"] + summary["errors"] + summary["timeouts"] + summary["missed"],
     "skipped": summary["skipped"],
     "crashed": 0,
@@ -80,7 +81,8 @@ for key, value in expected.items():
 
 # Every case under its suite (and tool), in order, with its status.
 Status = kunit_parser.TestStatus
-want_status = {"PASS": Status.SUCCESS, "SKIP": Status.SKIPPED}
+want_status = {"PASS": Status.SUCCESS, "SKIP": Status.SKIPPED, "XFAIL": Status.SUCCESS,
+               "XPASS": Status.SUCCESS}
 wanted = []
 for c in results["cases"]:
     suite, _, case = c["id"].partition(".")
@@ -100,6 +102,11 @@ for suite in test.subtests:
             Status.FAILURE if Status.FAILURE in leaves else Status.SUCCESS)
     if suite.status != want:
         problems.append(f"suite {suite.name} is {suite.status}, its cases give {want}")
+# The parser ignores the XFAIL directive; a reader of the KTAP must still see it.
+xfails = sum(1 for c in results["cases"] if c["status"] == "XFAIL")
+directives = sum(1 for line in lines if " # XFAIL " in line and line.lstrip().startswith("ok "))
+if directives != xfails:
+    problems.append(f"{directives} result lines with '# XFAIL', results.json has {xfails} XFAIL")
 if problems:
     print("\n".join(problems))
     sys.exit(1)

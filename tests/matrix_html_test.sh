@@ -4,8 +4,10 @@
 #
 # Input: three columns made from one real run (tests/report_fixtures.py): "host" as it is,
 # "gvisor" with a FAIL whose reason is markup and a SKIP, "debian-6.1-cloud" a TCG VM with a
-# TIMEOUT. Checks, with JavaScript: every column header shows its name and the counts of its
-# results.json summary; the FAIL cell shows its reason as text (and no script of it ran); the
+# TIMEOUT, a known kernel bug (XFAIL) and a stale expectation (XPASS). Checks, with JavaScript:
+# every column header shows its name and the counts of its results.json summary (xfailed and
+# xpassed too); the FAIL cell shows its reason as text (and no script of it ran); the XFAIL and
+# XPASS cells have a style of their own and show the expectation's reason with a link to its bug; the
 # differing rows are those matrix.json lists and an independent computation finds; "only rows
 # that differ between columns" hides every other row and keeps those; the text filter and the
 # status sort work. Without JavaScript: the table, every row and the FAIL reason are visible.
@@ -88,8 +90,12 @@ def verdicts(doc):
             named.setdefault(c["clause"], []).append(c["status"])
     out = {}
     for clause, statuses in named.items():
-        s = set(statuses)
-        out[clause] = ("PASS" if s == {"PASS"} else "SKIP" if s == {"SKIP"} else
+        s = {"PASS" if x == "XPASS" else x for x in statuses}
+        if "XFAIL" in s and s <= {"PASS", "SKIP", "XFAIL"}:
+            out[clause] = "XFAIL"
+            continue
+        out[clause] = ("XPASS" if s == {"PASS"} and "XPASS" in statuses else
+                       "PASS" if s == {"PASS"} else "SKIP" if s == {"SKIP"} else
                        "FAIL" if "FAIL" in s else
                        "ERROR" if s & {"ERROR", "TIMEOUT", "MISS"} else "FAIL")
     return out
@@ -104,12 +110,19 @@ check(set(matrix["differing"]) == expected_differing and expected_differing,
       f"matrix.json lists the {len(expected_differing)} differing clauses")
 check(len(matrix["rows"]) == len(clauses), f"matrix.json has a row for each of {len(clauses)} clauses")
 
-# Nothing from elsewhere: no src/href with a scheme or a network path.
+# Nothing from elsewhere: no src/href with a scheme or a network path, but for the anchors to an
+# expectation's bug (navigation on a click, nothing loaded), which must be http(s).
 with open(page, encoding="utf-8") as f:
     source = f.read()
-external = re.findall(r'(?:src|href)\s*=\s*"(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)[^"]*"', source)
+external = [m.group(0) for m in
+            re.finditer(r'(?:src|href)\s*=\s*"(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)[^"]*"', source)
+            if not re.search(r'<a class="expect-link" rel="noreferrer noopener" $',
+                             source[max(0, m.start() - 60):m.start()])
+            or not re.match(r'href="https?://', m.group(0))]
 check(not external and "<link" not in source and "@import" not in source,
       f"no external resource referenced {external[:3]}")
+check(set(c["status"] for row in matrix["rows"] for c in row["cells"]) >= {"XFAIL", "XPASS"},
+      "matrix.json has XFAIL and XPASS cells")
 
 
 def driver(javascript):
@@ -138,7 +151,8 @@ def check_common(browser, mode):
         text = header.text
         summary = results[name]["summary"]
         shown = {key: int(m.group(1)) if (m := re.search(r"(\d+) " + key, text)) else None
-                 for key in ("passed", "failed", "skipped", "errors", "timeouts", "missed")}
+                 for key in ("passed", "failed", "skipped", "errors", "timeouts", "missed",
+                             "xfailed", "xpassed")}
         want = {key: summary[key] for key in shown}
         check(name in text and shown == want,
               f"{mode}: header {name} shows counts {shown}, results.json has {want}")
@@ -152,6 +166,33 @@ def check_common(browser, mode):
     timeout = [c for c in browser.find_elements(By.CSS_SELECTOR, "td.s-error")
                if "killed after 60 s" in c.text]
     check(bool(timeout), f"{mode}: the TIMEOUT shows as ERROR with its reason")
+    # The known bug: its own cell, the failure's reason, the expectation's reason as text (its
+    # markup not rendered) and a link to the bug.
+    xfail = browser.find_elements(By.CSS_SELECTOR, "td.s-xfail")
+    want = report_fixtures.XFAIL_EXPECTATION
+    check(len(xfail) == 1 and xfail[0].text.startswith("XFAIL") and
+          "Expected: EPERM" in xfail[0].text and
+          "expected failure: " + want["reason"] in xfail[0].text and
+          not xfail[0].find_elements(By.TAG_NAME, "i"),
+          f"{mode}: the XFAIL cell shows its reason and the expectation's as text")
+    links = [a.get_attribute("href") for c in xfail for a in c.find_elements(By.CSS_SELECTOR,
+                                                                             "a.expect-link")]
+    check(links == [want["link"]], f"{mode}: the XFAIL cell links the bug: {links}")
+    xpass = browser.find_elements(By.CSS_SELECTOR, "td.s-xpass")
+    stale = report_fixtures.XPASS_EXPECTATION
+    check(len(xpass) == 1 and "stale expectation: " + stale["reason"] in xpass[0].text and
+          [a.get_attribute("href") for a in xpass[0].find_elements(By.CSS_SELECTOR, "a")
+           if "expect-link" in a.get_attribute("class")] == [stale["link"]],
+          f"{mode}: the XPASS cell names the stale expectation and links it")
+    # Their own style: a background unlike PASS's and FAIL's.
+    def background(selector):
+        cells = browser.find_elements(By.CSS_SELECTOR, selector)
+        return (cells[0].value_of_css_property("background-image") + " " +
+                cells[0].value_of_css_property("background-color") + " " +
+                cells[0].value_of_css_property("outline-style")) if cells else None
+    styles = {name: background("td.s-" + name) for name in ("pass", "fail", "xfail", "xpass")}
+    check(None not in styles.values() and len(set(styles.values())) == 4,
+          f"{mode}: XFAIL and XPASS cells look unlike PASS and FAIL: {styles}")
 
 
 # With JavaScript.

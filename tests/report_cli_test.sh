@@ -27,7 +27,8 @@ cd "$work"
 source "$script_dir/checks.sh"
 
 # make_run FOLDER SHARD(K/N or -) CASE=STATUS... [env KEY=VALUE via RUN_ENV]
-# Writes FOLDER/results.json (schema 1) and a log per case in FOLDER/logs/.
+# Writes FOLDER/results.json (schema version 1: readers still accept it) and a log per case in
+# FOLDER/logs/.
 make_run() {
   local folder=$1 shard=$2
   shift 2
@@ -146,8 +147,8 @@ expect_usage_error "merge of runs of different kernels" "environment.kernel_rele
   "$runner" report merge s1/results.json otherkernel/results.json --out out
 
 # --- bad files, for every subcommand ------------------------------------------------------------
-make_run v2 - A.One=PASS
-sed -i 's/"schema_version": 1/"schema_version": 2/' v2/results.json
+make_run v3 - A.One=PASS
+sed -i 's/"schema_version": 1/"schema_version": 3/' v3/results.json
 make_run truncated - A.One=PASS B.Two=PASS
 head -c 200 unsharded/results.json >truncated/results.json
 mkdir -p unreadable/results.json  # a folder: opens, cannot be read (root reads any mode bits)
@@ -157,8 +158,8 @@ for sub in merge diff convert; do
     diff) args=(unsharded/results.json) ;;
     convert) args=(--to junit --out out/junit.xml) ;;
   esac
-  expect_usage_error "$sub: another schema version" "v2/results.json: " \
-    "$runner" report "$sub" v2/results.json "${args[@]}"
+  expect_usage_error "$sub: another schema version" "v3/results.json: " \
+    "$runner" report "$sub" v3/results.json "${args[@]}"
   expect_usage_error "$sub: truncated JSON" "truncated/results.json: truncated JSON" \
     "$runner" report "$sub" truncated/results.json "${args[@]}"
   expect_usage_error "$sub: missing file" "missing/results.json: cannot open" \

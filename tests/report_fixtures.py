@@ -5,7 +5,9 @@ usage: report_fixtures.py hostile SAMPLE_RESULTS OUT_RESULTS
        report_fixtures.py variant REAL_RESULTS OUT_RESULTS NAME
          a copy of a real run as another target would give it: NAME "gvisor" turns the first
          PASS case into a FAIL (with a reason full of markup) and the second into a SKIP;
-         NAME "debian-6.1-cloud" makes it a TCG VM run whose third PASS case timed out
+         NAME "debian-6.1-cloud" makes it a TCG VM run whose third PASS case timed out, and
+         where a clause whose cases all PASSed is a known kernel bug (XFAIL, with an expectation
+         whose reason is markup) and another one's expectation is stale (XPASS)
 Every document written keeps the rules ReadResultsFile checks: summary and clause verdicts
 recomputed from the cases.
 """
@@ -13,13 +15,19 @@ import json
 import sys
 
 COUNTS = [("passed", "PASS"), ("failed", "FAIL"), ("skipped", "SKIP"), ("errors", "ERROR"),
-          ("timeouts", "TIMEOUT"), ("missed", "MISS")]
+          ("timeouts", "TIMEOUT"), ("missed", "MISS"), ("xfailed", "XFAIL"), ("xpassed", "XPASS")]
 
 # The first line the gvisor variant's FAIL shows; tests look for it on the page.
 GVISOR_FAIL_FIRST_LINE = '<script>alert("x")</script> & <b>not bold</b> \'quoted\''
+# The debian-6.1-cloud variant's expectations: the XFAIL's (whose reason is markup) and the XPASS's.
+XFAIL_EXPECTATION = {"status": "FAIL", "reason": "<i>kernel</i> lacks 7b735ef81286",
+                     "link": "https://git.kernel.org/linus/7b735ef81286"}
+XPASS_EXPECTATION = {"status": "TIMEOUT", "reason": "hung before 6.2",
+                     "link": "https://bugs.example/show?id=1&x=2"}
 
 
 def recount(doc):
+    doc["schema_version"] = 2
     cases = doc["cases"]
     summary = doc["summary"]
     summary["total"] = len(cases)
@@ -31,8 +39,12 @@ def recount(doc):
             named.setdefault(c["clause"], []).append(c)
     clauses = []
     for clause in sorted(named):
-        statuses = {c["status"] for c in named[clause]}
-        verdict = "PASS" if statuses == {"PASS"} else "SKIP" if statuses == {"SKIP"} else "FAIL"
+        statuses = {"PASS" if c["status"] == "XPASS" else c["status"] for c in named[clause]}
+        if "XFAIL" in statuses and statuses <= {"PASS", "SKIP", "XFAIL"}:
+            verdict = "XFAIL"
+        else:
+            verdict = ("PASS" if statuses == {"PASS"} else "SKIP" if statuses == {"SKIP"}
+                       else "FAIL")
         clauses.append({"id": clause, "status": verdict, "cases": [c["id"] for c in named[clause]]})
     doc["clauses"] = clauses
     return doc
@@ -93,6 +105,18 @@ def variant(doc, name):
                     "kernel_config_source": "/boot/config-6.1.0-31-cloud-amd64"})
         passed[2]["status"] = "TIMEOUT"
         passed[2]["reason"] = "killed after 60 s (timeout)"
+        # Two clauses all of whose cases passed: one a known bug here, one a stale expectation.
+        by_clause = {}
+        for c in doc["cases"]:
+            by_clause.setdefault(c["clause"], []).append(c)
+        whole = [cl for cl, cs in by_clause.items()
+                 if cl and all(c["status"] == "PASS" for c in cs)]
+        xfail, xpass = by_clause[whole[0]][0], by_clause[whole[1]][0]
+        xfail.update({"status": "XFAIL", "reason": "Expected: EPERM\n  Actual: 0",
+                      "expectation": dict(XFAIL_EXPECTATION)})
+        xpass.update({"status": "XPASS",
+                      "reason": "expected TIMEOUT, but passed: the expectation no longer holds",
+                      "expectation": dict(XPASS_EXPECTATION)})
     else:
         sys.exit(f"report_fixtures: unknown variant {name}")
     return recount(doc)

@@ -33,8 +33,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr Status kAllStatuses[] = {Status::kPass,  Status::kFail,    Status::kSkip,
-                                   Status::kError, Status::kTimeout, Status::kMiss};
+constexpr Status kAllStatuses[] = {Status::kPass,    Status::kFail, Status::kSkip,  Status::kError,
+                                   Status::kTimeout, Status::kMiss, Status::kXfail, Status::kXpass};
 
 RunResult SampleRun() {
   RunResult run;
@@ -60,6 +60,24 @@ RunResult SampleRun() {
   return run;
 }
 
+// SampleRun with a known kernel bug: an XFAIL and an XPASS (with their expectations) and the
+// environment's probed features.
+RunResult SampleRunWithExpectations() {
+  RunResult run = SampleRun();
+  run.environment.features = {{"net_ns", true}, {"nsfs_file_handles", false}};
+  run.cases.push_back({"Veth.Cve", "netns7.veth.cve", Status::kXfail,
+                       "peer moved: VULNERABLE to CVE-2026-31692", 0.5, "logs/Veth.Cve.txt"});
+  run.cases.back().expectation =
+      CaseExpectation{Status::kFail, "kernel lacks 7b735ef81286", "https://git.kernel.org/x"};
+  run.cases.push_back({"Veth.Fixed", "netns7.veth.fixed", Status::kXpass,
+                       "expected TIMEOUT, but passed: the expectation no longer holds", 0.25, ""});
+  run.cases.back().expectation =
+      CaseExpectation{Status::kTimeout, "hangs on 6.1", "https://bugs.example/1"};
+  RecountSummary(run);
+  run.clauses = ClauseVerdicts(run.cases);
+  return run;
+}
+
 void ExpectSameRun(const RunResult& a, const RunResult& b) {
   EXPECT_EQ(a.schema_version, b.schema_version);
   EXPECT_EQ(a.environment.kernel_release, b.environment.kernel_release);
@@ -68,6 +86,7 @@ void ExpectSameRun(const RunResult& a, const RunResult& b) {
   EXPECT_EQ(a.environment.runner_version, b.environment.runner_version);
   EXPECT_EQ(a.environment.hostname, b.environment.hostname);
   EXPECT_EQ(a.environment.start_time, b.environment.start_time);
+  EXPECT_EQ(a.environment.features, b.environment.features);
   EXPECT_EQ(a.summary.total, b.summary.total);
   EXPECT_EQ(a.summary.passed, b.summary.passed);
   EXPECT_EQ(a.summary.failed, b.summary.failed);
@@ -75,6 +94,8 @@ void ExpectSameRun(const RunResult& a, const RunResult& b) {
   EXPECT_EQ(a.summary.errors, b.summary.errors);
   EXPECT_EQ(a.summary.timeouts, b.summary.timeouts);
   EXPECT_EQ(a.summary.missed, b.summary.missed);
+  EXPECT_EQ(a.summary.xfailed, b.summary.xfailed);
+  EXPECT_EQ(a.summary.xpassed, b.summary.xpassed);
   EXPECT_DOUBLE_EQ(a.summary.duration_s, b.summary.duration_s);
   ASSERT_EQ(a.cases.size(), b.cases.size());
   for (size_t i = 0; i < a.cases.size(); ++i) {
@@ -85,6 +106,7 @@ void ExpectSameRun(const RunResult& a, const RunResult& b) {
     EXPECT_EQ(a.cases[i].reason, b.cases[i].reason);
     EXPECT_DOUBLE_EQ(a.cases[i].duration_s, b.cases[i].duration_s);
     EXPECT_EQ(a.cases[i].log, b.cases[i].log);
+    EXPECT_EQ(a.cases[i].expectation, b.cases[i].expectation);
   }
   ASSERT_EQ(a.clauses.size(), b.clauses.size());
   for (size_t i = 0; i < a.clauses.size(); ++i) {
@@ -154,7 +176,8 @@ TEST(ResultModelTest, StatusNamesRoundTrip) {
     names.push_back(StatusName(status));
     EXPECT_EQ(ParseStatus(StatusName(status)), status);
   }
-  EXPECT_THAT(names, ElementsAre("PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS"));
+  EXPECT_THAT(names,
+              ElementsAre("PASS", "FAIL", "SKIP", "ERROR", "TIMEOUT", "MISS", "XFAIL", "XPASS"));
   EXPECT_EQ(ParseStatus("pass"), std::nullopt);
   EXPECT_EQ(ParseStatus(""), std::nullopt);
   EXPECT_EQ(ParseStatus("PASSED"), std::nullopt);
@@ -171,7 +194,14 @@ TEST(ResultModelTest, RecountSummaryCountsEveryStatusAndKeepsDuration) {
   EXPECT_EQ(run.summary.errors, 1);
   EXPECT_EQ(run.summary.timeouts, 1);
   EXPECT_EQ(run.summary.missed, 1);
+  EXPECT_EQ(run.summary.xfailed, 0);
   EXPECT_EQ(run.summary.duration_s, 7.5);
+  run = SampleRunWithExpectations();
+  EXPECT_EQ(run.summary.total, 9);
+  EXPECT_EQ(run.summary.xfailed, 1);
+  EXPECT_EQ(run.summary.xpassed, 1);
+  EXPECT_EQ(run.summary.passed, 2);  // an XPASS is counted apart
+  EXPECT_EQ(run.summary.failed, 1);  // and so is an XFAIL
 }
 
 // "CLAUSE=STATUS[case,case]" for each verdict, to compare whole lists at once.
@@ -221,6 +251,29 @@ TEST(ResultModelTest, ClauseIsPassOnlyWhenAllPassSkipWhenAllSkipFailOtherwise) {
   }
 }
 
+// XFAIL when every case is PASS, SKIP, XFAIL or XPASS and one is XFAIL; otherwise the rule above
+// with XPASS counted as PASS.
+TEST(ResultModelTest, ClauseIsXfailWhenItsOnlyFailuresAreExpected) {
+  auto verdict_of = [](std::vector<Status> statuses) {
+    std::vector<CaseResult> cases;
+    for (size_t i = 0; i < statuses.size(); ++i)
+      cases.push_back({"S.C" + std::to_string(i), "c.x", statuses[i], "r", 0, ""});
+    return ClauseVerdicts(cases).front().status;
+  };
+  using S = Status;
+  EXPECT_EQ(verdict_of({S::kXfail}), S::kXfail);
+  EXPECT_EQ(verdict_of({S::kPass, S::kXfail}), S::kXfail);
+  EXPECT_EQ(verdict_of({S::kSkip, S::kXfail, S::kXpass}), S::kXfail);
+  EXPECT_EQ(verdict_of({S::kXpass}), S::kPass);
+  EXPECT_EQ(verdict_of({S::kXpass, S::kPass}), S::kPass);
+  EXPECT_EQ(verdict_of({S::kXpass, S::kSkip}), S::kFail);  // as PASS + SKIP
+  for (Status bad : {S::kFail, S::kError, S::kTimeout, S::kMiss}) {
+    SCOPED_TRACE(StatusName(bad));
+    EXPECT_EQ(verdict_of({S::kXfail, bad}), S::kFail);  // an unexplained failure still counts
+    EXPECT_EQ(verdict_of({bad, S::kXpass}), S::kFail);
+  }
+}
+
 TEST(ResultModelTest, ClauseVerdictsOrderAndEmptyClauses) {
   const std::vector<CaseResult> cases = {
       {"B.Two", "z.last", Status::kPass, "", 0, ""},
@@ -263,7 +316,11 @@ TEST(JsonReportTest, RoundTrip) {
 
 TEST(JsonReportTest, Layout) {
   const nlohmann::json doc = ToJson(SampleRun());
-  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["schema_version"], 2);
+  EXPECT_EQ(doc["summary"]["xfailed"], 0);
+  EXPECT_EQ(doc["summary"]["xpassed"], 0);
+  EXPECT_FALSE(doc["environment"].contains("features"));  // not recorded: left out
+  EXPECT_FALSE(doc["cases"][1].contains("expectation"));
   EXPECT_EQ(doc["summary"]["total"], 7);
   EXPECT_EQ(doc["summary"]["duration_s"], 31.5);
   EXPECT_EQ(doc["environment"]["start_time"], "2025-01-31T12:00:00Z");
@@ -384,11 +441,92 @@ TEST(JsonReportTest, SummaryIsRecountedAndBadValuesAreCleaned) {
   EXPECT_NO_THROW(RunResultFromJson(doc));
 }
 
+TEST(JsonReportTest, ExpectedResultsRoundTrip) {
+  const RunResult run = SampleRunWithExpectations();
+  const nlohmann::json doc = ToJson(run);
+  EXPECT_EQ(doc["environment"]["features"],
+            nlohmann::json::parse(R"({"net_ns": true, "nsfs_file_handles": false})"));
+  EXPECT_EQ(doc["summary"]["xfailed"], 1);
+  EXPECT_EQ(doc["summary"]["xpassed"], 1);
+  EXPECT_EQ(doc["cases"][7]["status"], "XFAIL");
+  EXPECT_EQ(doc["cases"][7]["reason"], "peer moved: VULNERABLE to CVE-2026-31692");
+  EXPECT_EQ(doc["cases"][7]["expectation"],
+            nlohmann::json::parse(R"({"status": "FAIL", "reason": "kernel lacks 7b735ef81286",
+                                      "link": "https://git.kernel.org/x"})"));
+  EXPECT_EQ(doc["cases"][8]["expectation"]["status"], "TIMEOUT");
+  EXPECT_EQ(doc["clauses"][5], nlohmann::json::parse(R"({"id": "netns7.veth.cve",
+      "status": "XFAIL", "cases": ["Veth.Cve"]})"));
+  EXPECT_EQ(doc["clauses"][7]["status"], "PASS");  // netns7.veth.fixed: its XPASS counts as PASS
+  ExpectSameRun(RunResultFromJson(doc), run);
+  ExpectSameRun(RunResultFromJson(nlohmann::json::parse(ToJsonText(run))), run);
+  // The journal's line form keeps them too.
+  EXPECT_EQ(CaseResultFromJson(CaseToJson(run.cases[7])).expectation, run.cases[7].expectation);
+}
+
+TEST(JsonReportTest, RejectsInconsistentExpectedResults) {
+  const nlohmann::json good = ToJson(SampleRunWithExpectations());
+  struct Mutation {
+    std::string name;
+    void (*apply)(nlohmann::json&);
+    std::string expected;
+  };
+  const std::vector<Mutation> mutations = {
+      {"XFAIL without expectation", [](nlohmann::json& d) { d["cases"][7].erase("expectation"); },
+       "missing field \"cases[7].expectation\""},
+      {"FAIL with expectation",
+       [](nlohmann::json& d) { d["cases"][1]["expectation"] = d["cases"][7]["expectation"]; },
+       "status FAIL has an \"expectation\""},
+      {"expectation of SKIP",
+       [](nlohmann::json& d) { d["cases"][7]["expectation"]["status"] = "SKIP"; },
+       "expected FAIL, ERROR or TIMEOUT"},
+      {"expectation without link",
+       [](nlohmann::json& d) { d["cases"][8]["expectation"].erase("link"); },
+       "missing field \"cases[8].expectation.link\""},
+      {"no xfailed count", [](nlohmann::json& d) { d["summary"].erase("xfailed"); },
+       "missing field \"summary.xfailed\""},
+      {"xpassed disagrees", [](nlohmann::json& d) { d["summary"]["xpassed"] = 0; },
+       "summary.xpassed is 0 but cases hold 1 XPASS"},
+      {"feature not boolean",
+       [](nlohmann::json& d) { d["environment"]["features"]["net_ns"] = "yes"; },
+       "field \"environment.features.net_ns\" is a string, expected a boolean"},
+      {"features array", [](nlohmann::json& d) { d["environment"]["features"] = {1}; },
+       "field \"environment.features\" is an array, expected an object"},
+      {"clause verdict disagrees", [](nlohmann::json& d) { d["clauses"][5]["status"] = "FAIL"; },
+       "clause \"netns7.veth.cve\" is FAIL but its cases give XFAIL"},
+  };
+  for (const Mutation& m : mutations) {
+    SCOPED_TRACE(m.name);
+    nlohmann::json doc = good;
+    m.apply(doc);
+    EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr(m.expected)));
+  }
+}
+
+// Version 1 files (written before expectations existed) are still read, and mean what they said.
+TEST(JsonReportTest, ReadsSchemaVersion1) {
+  nlohmann::json doc = ToJson(SampleRun());
+  doc["schema_version"] = 1;
+  doc["summary"].erase("xfailed");
+  doc["summary"].erase("xpassed");
+  const RunResult run = RunResultFromJson(doc);
+  EXPECT_EQ(run.schema_version, kResultsSchemaVersion);
+  ExpectSameRun(run, SampleRun());
+  // XFAIL did not exist in version 1.
+  doc["cases"][1]["status"] = "XFAIL";
+  EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr("cases[1]"),
+                                      HasSubstr("unknown status \"XFAIL\" in a schema_version 1")));
+}
+
 TEST(JsonReportTest, RejectsWrongSchemaVersion) {
   nlohmann::json doc = ToJson(SampleRun());
-  doc["schema_version"] = 2;
+  doc["schema_version"] = 3;
   const std::string message = RejectionOf(doc);
-  EXPECT_THAT(message, AllOf(OneLine(), HasSubstr("schema_version"), HasSubstr("2")));
+  EXPECT_THAT(message, AllOf(OneLine(), HasSubstr("schema_version"), HasSubstr("3"),
+                             HasSubstr("understands 1 to 2")));
+  doc["schema_version"] = 0;
+  EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr("unsupported schema_version 0")));
+  doc["schema_version"] = -1;
+  EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr("unsupported schema_version -1")));
 
   doc["schema_version"] = "1";
   EXPECT_THAT(RejectionOf(doc), AllOf(OneLine(), HasSubstr("schema_version"), HasSubstr("string")));
@@ -747,6 +885,34 @@ TEST(JUnitReportTest, CaseElements) {
   EXPECT_THAT(xml, HasSubstr("<property name=\"sandbox\" value=\"inplace\"/>"));
   EXPECT_THAT(xml, HasSubstr("<property name=\"runner_version\" value=\"0.1.0\"/>"));
   EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 0), 0u);
+  if (const std::optional<std::string> complaint = XmllintErrors(xml)) {
+    EXPECT_EQ(*complaint, "");
+  }
+}
+
+// XFAIL: a skip naming the expectation, the failure's own reason in system-out; XPASS: passed,
+// with the stale expectation in system-out and properties. Counts: skipped = SKIP + XFAIL.
+TEST(JUnitReportTest, ExpectedResults) {
+  const RunResult run = SampleRunWithExpectations();
+  const std::string xml = ToJUnitXml(run);
+  EXPECT_EQ(Attribute(xml, "testsuites", "tests"), "9");
+  EXPECT_EQ(Attribute(xml, "testsuites", "failures"), "1");
+  EXPECT_EQ(Attribute(xml, "testsuites", "skipped"), "2");
+  EXPECT_THAT(xml, HasSubstr("<skipped message=\"expected failure: kernel lacks 7b735ef81286 "
+                             "(https://git.kernel.org/x)\"/>\n      <system-out>XFAIL: FAIL as "
+                             "expected on this kernel\npeer moved: VULNERABLE to "
+                             "CVE-2026-31692</system-out>"));
+  EXPECT_THAT(xml,
+              HasSubstr("<property name=\"expectation_link\" value=\"https://bugs.example/1\"/>"));
+  EXPECT_THAT(xml, HasSubstr("<property name=\"status\" value=\"XPASS\"/>"));
+  const size_t fixed = xml.find("<testcase name=\"Fixed\"");
+  ASSERT_NE(fixed, std::string::npos);
+  const std::string element = xml.substr(fixed, xml.find("</testcase>", fixed) - fixed);
+  EXPECT_THAT(element, Not(HasSubstr("<skipped")));
+  EXPECT_THAT(element, Not(HasSubstr("<failure")));
+  EXPECT_THAT(element, HasSubstr("<system-out>XPASS: expected TIMEOUT, but passed: the expectation "
+                                 "no longer holds (expected because: hangs on 6.1; "
+                                 "https://bugs.example/1)</system-out>"));
   if (const std::optional<std::string> complaint = XmllintErrors(xml)) {
     EXPECT_EQ(*complaint, "");
   }

@@ -194,6 +194,53 @@ TEST(DiffRuns, SortsEveryChangeIntoItsList) {
   EXPECT_FALSE(json["vanished"][0].contains("new_status"));
 }
 
+// XFAIL is a known kernel bug: turning into one is no regression; XPASS is shown as a change;
+// an XFAIL that now fails without its marker (a FAIL) is a regression.
+TEST(DiffRuns, ExpectedResults) {
+  auto expected = [](CaseResult c) {
+    c.expectation = CaseExpectation{Status::kFail, "known", "https://bugs.example/1"};
+    return c;
+  };
+  const RunResult base =
+      Unsharded({Case("A.PassToXfail", Status::kPass), Case("A.XfailToFail", Status::kXfail),
+                 Case("A.FailToXpass", Status::kFail), Case("A.XfailToPass", Status::kXfail),
+                 Case("A.XpassToFail", Status::kXpass), Case("A.Xfail", Status::kXfail)});
+  const RunResult now = Unsharded(
+      {expected(Case("A.PassToXfail", Status::kXfail)), Case("A.XfailToFail", Status::kFail),
+       expected(Case("A.FailToXpass", Status::kXpass)), Case("A.XfailToPass", Status::kPass),
+       Case("A.XpassToFail", Status::kFail), expected(Case("A.Xfail", Status::kXfail))});
+  const RunDiff diff = DiffRuns(base, now);
+  auto ids = [](const std::vector<CaseChange>& changes) {
+    std::vector<std::string> out;
+    for (const CaseChange& change : changes) out.push_back(change.id);
+    return out;
+  };
+  EXPECT_THAT(ids(diff.regressions), ElementsAre("A.XfailToFail", "A.XpassToFail"));
+  EXPECT_THAT(ids(diff.fixes), IsEmpty());
+  EXPECT_THAT(ids(diff.changed), ElementsAre("A.FailToXpass", "A.PassToXfail", "A.XfailToPass"));
+  EXPECT_THAT(DiffToText(diff, "b", "n"), HasSubstr("  A.PassToXfail: PASS -> XFAIL: XFAIL of "
+                                                    "A.PassToXfail\n"));
+}
+
+// Merging keeps XFAIL and XPASS with their expectations, and counts them apart.
+TEST(MergeRuns, KeepsExpectedResults) {
+  CaseResult xfail = Case("A.Xfail", Status::kXfail);
+  xfail.expectation = CaseExpectation{Status::kFail, "known", "https://bugs.example/1"};
+  CaseResult xpass = Case("B.Xpass", Status::kXpass);
+  xpass.expectation = CaseExpectation{Status::kTimeout, "hang", "https://bugs.example/2"};
+  const MergeOutcome outcome = MergeRuns(
+      {{"s1/results.json", Shard(1, 2, {xfail})}, {"s2/results.json", Shard(2, 2, {xpass})}},
+      {"out", false});
+  ASSERT_EQ(outcome.run.cases.size(), 2u);
+  EXPECT_EQ(outcome.run.cases[0].status, Status::kXfail);
+  EXPECT_EQ(outcome.run.cases[0].expectation, xfail.expectation);
+  EXPECT_EQ(outcome.run.cases[1].expectation, xpass.expectation);
+  EXPECT_EQ(outcome.run.summary.xfailed, 1);
+  EXPECT_EQ(outcome.run.summary.xpassed, 1);
+  EXPECT_EQ(outcome.run.summary.failed, 0);
+  EXPECT_EQ(outcome.run.clauses[0].status, Status::kXfail);
+}
+
 TEST(DiffRuns, RefusesUnrelatedRuns) {
   RunResult tools = Unsharded({Case("A.One", Status::kPass)});
   tools.environment.suite = "tools";

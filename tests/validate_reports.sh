@@ -1,7 +1,7 @@
 #!/bin/bash
 # Checks the reports of one run: results.json against reports/results.schema.json (JSON Schema
 # draft 7, formats checked) with its summary and clause verdicts agreeing with its cases,
-# junit.xml well-formed, and the JUnit totals equal to the JSON summary.
+# junit.xml well-formed, and the JUnit totals equal to the JSON summary (XFAIL as skipped).
 #
 # usage: validate_reports.sh FOLDER [SCHEMA]
 #   FOLDER holds results.json and junit.xml; SCHEMA defaults to reports/results.schema.json of
@@ -62,12 +62,15 @@ if errors:
 summary, cases = results["summary"], results["cases"]
 counted = {"total": len(cases)}
 for name, status in [("passed", "PASS"), ("failed", "FAIL"), ("skipped", "SKIP"),
-                     ("errors", "ERROR"), ("timeouts", "TIMEOUT"), ("missed", "MISS")]:
-    counted[name] = sum(1 for c in cases if c["status"] == status)
+                     ("errors", "ERROR"), ("timeouts", "TIMEOUT"), ("missed", "MISS"),
+                     ("xfailed", "XFAIL"), ("xpassed", "XPASS")]:
+    if name in summary or results["schema_version"] >= 2:
+        counted[name] = sum(1 for c in cases if c["status"] == status)
 bad = [f"summary.{k} is {summary[k]}, cases hold {v}"
        for k, v in counted.items() if summary[k] != v]
-# The per-clause verdicts (optional) are those the cases give: PASS when all passed, SKIP when
-# all skipped, FAIL otherwise.
+# The per-clause verdicts (optional) are those the cases give: XFAIL when every case is PASS,
+# SKIP, XFAIL or XPASS and one is XFAIL; otherwise, with XPASS as PASS: PASS when all passed,
+# SKIP when all skipped, FAIL otherwise.
 if "clauses" in results:
     named = {}
     for c in cases:
@@ -75,8 +78,12 @@ if "clauses" in results:
             named.setdefault(c["clause"], []).append(c)
     expected = {}
     for clause, its_cases in named.items():
-        statuses = {c["status"] for c in its_cases}
-        verdict = "PASS" if statuses == {"PASS"} else "SKIP" if statuses == {"SKIP"} else "FAIL"
+        statuses = {"PASS" if c["status"] == "XPASS" else c["status"] for c in its_cases}
+        if "XFAIL" in statuses and statuses <= {"PASS", "SKIP", "XFAIL"}:
+            verdict = "XFAIL"
+        else:
+            verdict = ("PASS" if statuses == {"PASS"} else "SKIP" if statuses == {"SKIP"}
+                       else "FAIL")
         expected[clause] = (verdict, sorted(c["id"] for c in its_cases))
     stored = {v["id"]: (v["status"], sorted(v["cases"])) for v in results["clauses"]}
     if len(stored) != len(results["clauses"]):
@@ -132,7 +139,8 @@ expected = {
     "tests": summary["total"],
     "failures": summary["failed"],
     "errors": summary["errors"] + summary["timeouts"] + summary["missed"],
-    "skipped": summary["skipped"],
+    # JUnit has no expected failure: an XFAIL is a <skipped>.
+    "skipped": summary["skipped"] + summary.get("xfailed", 0),
 }
 for name, value in expected.items():
     if totals[name] != value:

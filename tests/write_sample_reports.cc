@@ -1,10 +1,13 @@
 // Writes a sample run with every status (and text that needs escaping) as results.json and
-// junit.xml into the folder given as argv[1], for tests/validate_reports.sh.
+// junit.xml into the folder given as argv[1], for tests/validate_reports.sh. Its XFAIL and XPASS
+// come from applying an expectation, as `run --expect` does.
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <string>
 
+#include "reports/apply_expectations.h"
+#include "reports/expectations.h"
 #include "reports/json_report.h"
 #include "reports/junit_report.h"
 #include "reports/result_model.h"
@@ -38,8 +41,26 @@ conform::RunResult SampleRun() {
        "case was planned but produced no result (runner interrupted)", 0, ""},
       // A value-parameterized case: the name part holds a slash.
       {"UnshareTest.Eperm/0", "clone2.newnet.eperm", Status::kPass, "", 0.0004, ""},
+      // A known kernel bug (XFAIL) and a stale expectation (XPASS), with the expectations below.
+      {"VethPair.PeerInNetnsWithoutCapNetAdminIsEperm", "sem.B2.3.peer-netns-needs-cap-net-admin",
+       Status::kFail,
+       "Value of: CreateVeth(...)\nExpected: EPERM\n  Actual: 0 (the kernel lacks \"check for peer "
+       "netns\" and is VULNERABLE to CVE-2026-31692)",
+       0.03, "logs/VethPair.PeerInNetnsWithoutCapNetAdminIsEperm.txt"},
+      {"NsidTest.Fixed", "netns7.nsid.fixed", Status::kPass, "", 0.01, ""},
   };
+  run.environment.features = {{"net_ns", true}, {"nsfs_file_handles", false}};
   run.summary.duration_s = 30.5;
+  conform::ApplyExpectations(run, conform::ParseExpectations(nlohmann::json::parse(R"({
+      "expectations_version": 1,
+      "expectations": [
+        {"case": "VethPair.PeerInNetns*", "kernels": {"release": ["6.1.0-*"]}, "status": "FAIL",
+         "reason_contains": "VULNERABLE to CVE-2026-31692",
+         "reason": "no capability check on the peer netns <before> 7b735ef81286 # CVE",
+         "link": "https://git.kernel.org/linus/7b735ef81286"},
+        {"case": "NsidTest.Fixed", "kernels": {"features": {"net_ns": true}}, "status": "TIMEOUT",
+         "reason": "hung on older kernels", "link": "https://bugs.example/nsid?id=1&x=2"}]})"),
+                                                             "sample expectations"));
   conform::RecountSummary(run);
   return run;
 }

@@ -15,6 +15,8 @@ struct ToolsOptions {
   int jobs = 0;                         // 0: one per online CPU
   double timeout_s = 120;
   std::filesystem::path out_dir = "netns-conform-tools-results";
+  // `--expect FILE`s: only their entries with a "tool" glob apply to tool cases.
+  std::vector<std::string> expect_files;
 };
 
 // Exit status as `run`: 0 nothing failed, 1 a case failed/errored/timed out/was missed.
