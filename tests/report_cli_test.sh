@@ -68,22 +68,7 @@ EOF
 expect_usage_error() {
   local name=$1 word=$2
   shift 2
-  rm -rf out
-  local rc=0 problems=()
-  "$@" >stdout 2>stderr </dev/null || rc=$?
-  [[ $rc -eq 2 ]] || problems+=("exit status $rc, expected 2")
-  if [[ $(wc -l <stderr) -ne 1 ]]; then
-    problems+=("stderr has $(wc -l <stderr) lines, expected one")
-  elif ! grep -q '^netns-conform: ' stderr || ! grep -qF -- "$word" stderr; then
-    problems+=("stderr does not say 'netns-conform: ...$word...'")
-  fi
-  [[ ! -s stdout ]] || problems+=("stdout is not empty")
-  [[ ! -e out ]] || problems+=("out/ was written")
-  if [[ ${#problems[@]} -eq 0 ]]; then
-    pass "$name: $(cat stderr)"
-  else
-    fail "$name: ${problems[*]}; stderr: $(head -c 300 stderr)"
-  fi
+  expect_refusal "$name" "netns-conform: " "$word" "$@"
 }
 
 # --- merge ------------------------------------------------------------------------------------
