@@ -57,6 +57,7 @@ Json BuildEnvironment(const Environment& env) {
     environment["shard"] = std::move(shard);
   }
   if (!env.runsc_version.empty()) environment["runsc_version"] = ToValidUtf8(env.runsc_version);
+  if (!env.launcher.empty()) environment["launcher"] = ToValidUtf8(env.launcher);
   if (!env.features.empty()) {
     Json features = Json::object();
     for (const auto& [name, present] : env.features) features[ToValidUtf8(name)] = present;
@@ -456,6 +457,7 @@ RunResult RunResultFromJson(const nlohmann::json& doc) {
       Reject("environment.shard: index must be in 1..count");
   }
   run.environment.runsc_version = GetOptionalString(env, "runsc_version", "environment");
+  run.environment.launcher = GetOptionalString(env, "launcher", "environment");
   if (env.contains("features")) {
     const json& features = RequireObject(env, "features", "environment");
     for (const auto& [name, present] : features.items()) {

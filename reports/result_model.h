@@ -93,6 +93,9 @@ struct Environment {
   int shard_count = 0;
   // The gVisor target only: `runsc --version`'s first line, e.g. "runsc version 0.0~20221219.0".
   std::string runsc_version;
+  // How the runner started the cases: "fork-server" or "exec" (`run --launcher`); in a VM run,
+  // what the guest's runner used. Empty in older files.
+  std::string launcher;
   // What the suite binary probed on the kernel under test (fixtures/features.h: "net_ns",
   // "nsfs_file_handles", ...), for expectations that hold only with or without a feature.
   // Empty: not recorded (older files, `tools` runs); then left out of results.json.

@@ -3,21 +3,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-// Boost.Process offers vfork only where the feature macros predate POSIX.1-2008, which _GNU_SOURCE
-// never does; glibc declares vfork() under _GNU_SOURCE all the same.
-#define BOOST_POSIX_HAS_VFORK 1
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
-#include <boost/process/posix.hpp>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,44 +19,16 @@
 
 #include "fixtures/error.h"
 #include "fixtures/fd.h"
+#include "runner/case_launcher.h"
 #include "runner/sandbox.h"
 
-namespace bp = boost::process;
 using Clock = std::chrono::steady_clock;
 
 namespace conform {
 namespace {
 
-// Runs in the forked child before exec: its own process group (so a timeout can kill the case
-// and everything it started), death with the runner, and the signal mask the runner blocked for
-// its signalfd restored to empty.
-struct CaseProcessSetup : bp::extend::handler {
-  int result_fd;  // opened close-on-exec in the runner; this case alone inherits it
-  // Instead, as its stdin (the fd is write-only, appending): for a wrapper that passes on stdio
-  // only.
-  bool result_as_stdin = false;
-  pid_t runner = getpid();  // evaluated in the runner, before the fork
-
-  template <class Executor>
-  void on_exec_setup(Executor&) const {
-    if (result_as_stdin) {
-      dup2(result_fd, STDIN_FILENO);
-    } else {
-      fcntl(result_fd, F_SETFD, 0);
-    }
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // A runner killed between the fork and the prctl sends no death signal: never outlive it.
-    if (getppid() != runner) _exit(kSandboxSetupFailed);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-  }
-};
-
 struct RunningCase {
   size_t index;
-  std::unique_ptr<bp::child> process;
   Clock::time_point started;
   Clock::time_point deadline;
   bool timed_out = false;
@@ -106,14 +72,14 @@ std::optional<nlohmann::json> ReadResultLine(const std::filesystem::path& file,
   return std::nullopt;
 }
 
-CaseResult Conclude(const PlannedCase& planned, RunningCase& run, const ExecutorOptions& options) {
+CaseResult Conclude(const PlannedCase& planned, const RunningCase& run, const CaseEnding& ending,
+                    const ExecutorOptions& options) {
   CaseResult result;
   result.id = planned.id;
   result.clause = planned.clause;
   result.duration_s = std::chrono::duration<double>(Clock::now() - run.started).count();
   result.log = std::filesystem::relative(run.log_file, options.out_dir).string();
 
-  const int native = run.process->native_exit_code();
   const auto tail = [&] {
     return "\n--- last lines of " + result.log + " ---\n" + LogTail(run.log_file, 15);
   };
@@ -126,6 +92,12 @@ CaseResult Conclude(const PlannedCase& planned, RunningCase& run, const Executor
                     " s case timeout; its process group was killed" + tail();
     return result;
   }
+  if (!ending.wait_status) {
+    result.status = Status::kError;
+    result.reason = ending.failure + tail();
+    return result;
+  }
+  const int native = *ending.wait_status;
   if (WIFEXITED(native) && WEXITSTATUS(native) == kSandboxSetupFailed) {
     result.status = Status::kError;
     result.reason = "the sandbox could not be set up" + tail();
@@ -188,9 +160,10 @@ class SignalWatch {
   ~SignalWatch() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
 
   // Waits until a signal arrives or the timeout passes; returns the first terminating signal.
-  std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    pollfd pfd{fd_.get(), POLLIN, 0};
-    poll(&pfd, 1, static_cast<int>(std::max<long>(0, timeout.count())));
+  // `also` (when not -1) wakes it too: the fork server's socket.
+  std::optional<int> Wait(std::chrono::milliseconds timeout, int also) {
+    pollfd pfd[2] = {{fd_.get(), POLLIN, 0}, {also, POLLIN, 0}};
+    poll(pfd, also >= 0 ? 2 : 1, static_cast<int>(std::max<long>(0, timeout.count())));
     std::optional<int> stop;
     signalfd_siginfo info{};
     while (read(fd_.get(), &info, sizeof(info)) == sizeof(info)) {
@@ -222,19 +195,10 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
     results[index] = std::move(result);
   };
 
-  bp::environment env = boost::this_process::environment();
-  for (const auto& [key, value] : options.extra_env) env[key] = value;
-
-  // The static launcher beside the runner when it is there (a fraction of the runner's start-up,
-  // paid per case), else the runner's own `sandbox-exec`.
-  const auto static_launcher = options.runner_binary.parent_path() / kSandboxBinaryName;
-  const bool use_static = access(static_launcher.c_str(), X_OK) == 0;
-  const std::filesystem::path launcher = use_static ? static_launcher : options.runner_binary;
-  const std::vector<std::string> launcher_args =
-      use_static ? std::vector<std::string>{"--"} : std::vector<std::string>{"sandbox-exec", "--"};
-
   SignalWatch signals;
-  std::vector<RunningCase> running;
+  auto launcher = MakeCaseLauncher(options, plan);
+  outcome.launcher = launcher->Name();
+  std::map<size_t, RunningCase> running;  // by plan index, the launcher's token
   size_t next = 0;
   while (true) {
     // Start cases up to the job limit; cases with an unmet requirement never start.
@@ -262,71 +226,48 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       run.started = Clock::now();
       run.deadline = run.started + options.case_timeout;
       try {
-        std::vector<std::string> args = launcher_args;
-        if (planned.initial_pid_ns) args.insert(args.end() - 1, kInitialPidNsFlag);
-        args.insert(args.end(),
-                    {options.suite_binary.string(), "--gtest_filter=" + planned.id,
-                     "--netns_conform_result_fd=" +
-                         std::to_string(options.result_via_stdin ? 0 : result_fd.get())});
-        args.insert(args.end(), planned.extra_args.begin(), planned.extra_args.end());
-        std::string program = launcher.string();
-        if (!options.wrapper.empty()) {
-          args.insert(args.begin(), program);
-          args.insert(args.begin(), options.wrapper.begin() + 1, options.wrapper.end());
-          program = options.wrapper.front();
-        }
-        // vfork: the child only adjusts fds, its group and signals, then execs, so copying the
-        // runner's page tables (a fork) would be paid per case for nothing. The set-up runs after
-        // the stdio redirections (Boost.Process applies them in order), so its stdin wins.
-        run.process = std::make_unique<bp::child>(
-            program, bp::args(args), (bp::std_out & bp::std_err) > run.log_file.string(),
-            bp::std_in < bp::null, env,
-            CaseProcessSetup{.result_fd = result_fd.get(),
-                             .result_as_stdin = options.result_via_stdin},
-            bp::posix::use_vfork);
+        launcher->Start(index, planned, result_fd.get(), run.log_file);
       } catch (const std::exception& e) {
         CaseResult failed = Missed(planned, std::string("could not start: ") + e.what());
         failed.status = Status::kError;
         finish(index, failed);
         continue;
       }
-      running.push_back(std::move(run));
+      running.emplace(index, std::move(run));
     }
     if (running.empty() && (next >= plan.size() || outcome.interrupted)) break;
 
     auto wait = std::chrono::milliseconds(1000);
-    for (const auto& run : running) {
+    for (const auto& [index, run] : running) {
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(run.deadline - Clock::now());
       wait = std::min(wait, std::max(left, std::chrono::milliseconds(0)));
     }
-    if (auto sig = signals.Wait(wait); sig && !outcome.interrupted) {
+    if (auto sig = signals.Wait(wait, launcher->PollFd()); sig && !outcome.interrupted) {
       outcome.interrupted = true;
       outcome.interrupt_signal = SignalName(*sig);
-      for (auto& run : running) kill(-run.process->id(), SIGKILL);
+      for (const auto& [index, run] : running) launcher->Kill(index);
+    }
+    for (auto& [index, run] : running) {
+      if (!run.timed_out && !outcome.interrupted && Clock::now() >= run.deadline) {
+        launcher->Kill(index);
+        run.timed_out = true;
+      }
     }
 
-    for (auto it = running.begin(); it != running.end();) {
-      std::error_code ec;
-      if (!it->timed_out && !outcome.interrupted && Clock::now() >= it->deadline) {
-        kill(-it->process->id(), SIGKILL);
-        it->timed_out = true;
-      }
-      if (it->process->running(ec)) {
-        ++it;
-        continue;
-      }
-      // The case's init is gone; make sure nothing else of its group lingers.
-      kill(-it->process->id(), SIGKILL);
-      const PlannedCase& planned = plan[it->index];
-      if (outcome.interrupted && !it->timed_out && !ReadResultLine(it->result_file, planned.id)) {
-        finish(it->index,
+    for (const CaseEnding& ending : launcher->Collect()) {
+      auto it = running.find(ending.token);
+      if (it == running.end()) continue;
+      RunningCase& run = it->second;
+      const PlannedCase& planned = plan[run.index];
+      if (outcome.interrupted && !run.timed_out && !ReadResultLine(run.result_file, planned.id)) {
+        finish(run.index,
                Missed(planned, "interrupted by " + outcome.interrupt_signal + " while running"));
       } else {
-        finish(it->index, Conclude(planned, *it, options));
+        finish(run.index, Conclude(planned, run, ending, options));
       }
-      std::filesystem::remove(it->result_file);
-      it = running.erase(it);
+      std::filesystem::remove(run.result_file);
+      running.erase(it);
     }
   }
   for (size_t i = 0; i < plan.size(); ++i) {
@@ -336,6 +277,11 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
     outcome.results.push_back(*results[i]);
   }
   std::filesystem::remove_all(work_dir);
+  launcher.reset();  // the fork server has exited when this returns
+  // The fork server's own output: kept only when it had something to say.
+  std::error_code ec;
+  if (std::filesystem::file_size(log_dir / "fork-server.log", ec) == 0 && !ec)
+    std::filesystem::remove(log_dir / "fork-server.log");
   return outcome;
 }
 

@@ -1,5 +1,5 @@
-// Starts each planned case as its own process inside a fresh sandbox, up to `jobs` at a time,
-// enforces the per-case timeout on the whole process group, and turns every ending (result
+// Starts each planned case in a fresh sandbox of its own (runner/case_launcher.h), up to `jobs`
+// at a time, enforces the per-case timeout on the whole sandbox, and turns every ending (result
 // line, crash, timeout, interruption) into one CaseResult.
 #pragma once
 
@@ -18,9 +18,13 @@ namespace conform {
 // The static sandbox launcher (runner/sandbox_main.cc), looked for beside the runner.
 inline constexpr const char* kSandboxBinaryName = "netns-conform-sandbox";
 
+// How each case is started (runner/case_launcher.h).
+enum class LauncherKind { kForkServer, kExec };
+
 struct ExecutorOptions {
-  // Each case starts as `netns-conform-sandbox -- suite ...` from this binary's folder, or as
-  // `runner sandbox-exec -- suite ...` where that launcher is missing.
+  LauncherKind launcher = LauncherKind::kForkServer;
+  // The exec launcher starts each case as `netns-conform-sandbox -- suite ...` from this binary's
+  // folder, or as `runner sandbox-exec -- suite ...` where that launcher is missing.
   std::filesystem::path runner_binary;
   std::filesystem::path suite_binary;
   std::filesystem::path out_dir;  // logs/ and .work/ are made below it
@@ -42,6 +46,7 @@ struct ExecutionOutcome {
   std::vector<CaseResult> results;  // in plan order
   bool interrupted = false;         // SIGINT/SIGTERM/SIGHUP arrived
   std::string interrupt_signal;
+  std::string launcher;  // which one started the cases: "fork-server" or "exec"
 };
 
 // Runs the plan. SIGINT, SIGTERM and SIGHUP stop it early: running cases are killed and they and

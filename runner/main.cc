@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "reports/json_report.h"
 #include "runner/clauses_command.h"
@@ -73,6 +74,12 @@ int main(int argc, char** argv) {
   run->add_option("--expect", run_options.expect_files,
                   "expected results (known kernel bugs): a FAIL they expect is XFAIL and does not "
                   "fail the run (repeatable; e.g. suites/known-kernel-deviations.json)");
+  const std::map<std::string, conform::LauncherKind> launchers = {
+      {"fork-server", conform::LauncherKind::kForkServer}, {"exec", conform::LauncherKind::kExec}};
+  run->add_option("--launcher", run_options.launcher,
+                  "how each case starts: fork-server (default: the suite binary started once, "
+                  "one clone3 per case) or exec (one sandbox launcher and suite process per case)")
+      ->transform(CLI::CheckedTransformer(launchers, CLI::ignore_case));
   std::string target_name;
   auto* target = run->add_option("--target", target_name,
                                  "host (default: the running kernel in place), gvisor (runsc "
@@ -192,6 +199,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6));
   matrix->add_option("--expect", matrix_options.expect_files,
                      "expected results, passed to every target's run (repeatable)");
+  std::string matrix_launcher = "fork-server";
+  matrix->add_option("--launcher", matrix_launcher, "passed to every target's run")
+      ->check(CLI::IsMember({"fork-server", "exec"}));
   std::string matrix_out = matrix_options.out_dir.string();
   matrix->add_option("--out", matrix_out, "output folder")->capture_default_str();
 
@@ -252,6 +262,7 @@ int main(int argc, char** argv) {
     }
     if (*matrix) {
       matrix_options.out_dir = matrix_out;
+      matrix_options.exec_launcher = matrix_launcher == "exec";
       return conform::MatrixCommand(matrix_options);
     }
     if (*kernel_list) return conform::KernelListCommand(!kernel_offline);

@@ -213,6 +213,7 @@ int MatrixCommand(const MatrixOptions& options) {
     for (const auto& filter : options.filters)
       job.args.insert(job.args.end(), {"--filter", filter});
     job.args.insert(job.args.end(), expect_args.begin(), expect_args.end());
+    if (options.exec_launcher) job.args.push_back("--launcher=exec");
     job.expected_s = ExpectedSeconds(target);
     job.vm = ResolveTarget(target).kind == TargetKind::kVm;
     jobs.push_back(std::move(job));

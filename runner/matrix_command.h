@@ -17,6 +17,8 @@ struct MatrixOptions {
   double timeout_s = 60;
   // `--expect FILE`s, checked here before anything runs and passed on to every run.
   std::vector<std::string> expect_files;
+  // `--launcher exec`, passed on to every target's run (the default is the fork server).
+  bool exec_launcher = false;
 };
 
 inline const std::vector<std::string> kDefaultMatrixTargets = {"host", "gvisor", "debian-6.1-cloud",

@@ -63,6 +63,7 @@ RunResult ExecuteWithReports(const std::vector<PlannedCase>& plan, const Executo
     progress.CaseDone(result);
   });
   run.cases = std::move(outcome.results);
+  run.environment.launcher = outcome.launcher;
   // The same again on the results as the executor keeps them (the sink saw copies).
   for (CaseResult& result : run.cases) ApplyExpectations(result, run.environment, expectations);
   RecountSummary(run);
@@ -148,6 +149,7 @@ int RunCommand(const RunOptions& options) {
   exec.jobs = options.jobs > 0 ? options.jobs
                                : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   exec.case_timeout = std::chrono::milliseconds(static_cast<long>(options.timeout_s * 1000));
+  exec.launcher = options.launcher;
 
   // The device-refund cases must watch the initial netns from inside their sandbox; they get an
   // fd to it only when the user named a spare NIC.

@@ -27,6 +27,9 @@ struct RunOptions {
   // `--expect FILE` (repeatable): known kernel bugs (reports/expectations.h), applied on the
   // host to the final results of every target.
   std::vector<std::string> expect_files;
+  // `--launcher`: the fork server (default) or one exec'd launcher per case
+  // (runner/case_launcher.h); passed on to a VM guest's runner.
+  LauncherKind launcher = LauncherKind::kForkServer;
 };
 
 // In place on the running kernel (target "host"), or every case in its own gVisor sandbox (target

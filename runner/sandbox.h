@@ -7,16 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "fixtures/case_sandbox.h"  // kSandboxSetupFailed, kInGvisorEnv
+
 namespace conform {
-
-// Exit status of `sandbox-exec` when the sandbox itself could not be set up; a message naming
-// the failing step is on stderr.
-inline constexpr int kSandboxSetupFailed = 125;
-
-// Set by the runner for the gVisor target (runsc passes its environment into the sandbox): the
-// launcher then accepts the mount operations gVisor lacks where gVisor itself keeps the host
-// safe.
-inline constexpr const char* kInGvisorEnv = "NETNS_CONFORM_IN_GVISOR";
 
 struct SandboxOptions {
   // false for a case that declares `.initial_pid_ns` (fixtures/requirements.h): it runs in the

@@ -103,6 +103,7 @@ std::vector<std::string> RunnerArgs(const RunOptions& options) {
   if (options.shard.active()) args.push_back("--shard=" + options.shard.Text());
   if (options.jobs > 0) args.push_back("-j" + std::to_string(options.jobs));
   args.push_back("--timeout=" + std::to_string(options.timeout_s));
+  if (options.launcher == LauncherKind::kExec) args.push_back("--launcher=exec");
   return args;
 }
 

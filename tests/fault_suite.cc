@@ -8,12 +8,19 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "fixtures/case_registry.h"
 #include "fixtures/error.h"
@@ -29,6 +36,7 @@ constexpr const char* kSkipReason = "fault-suite: deliberate skip 91ac";
 // The held netns's sleeper: `sleep 987654`, easy to find with pgrep -f.
 constexpr const char* kSleeperSeconds = "987654";
 constexpr const char* kHangingMarker = "fault-suite: Fault.Hangs is blocking now";
+constexpr const char* kOutOfMemoryMessage = "fault-suite: memory ran out as planned 5d20";
 constexpr const char* kHangingInitialPidNsMarker =
     "fault-suite: Fault.HangsInInitialPidNs is blocking now";
 
@@ -146,6 +154,119 @@ NETNS_TEST(Fault, Skips, "test.fault.skip") { GTEST_SKIP() << kSkipReason; }
 NETNS_TEST(Fault, NeedsMissingKconfig, "test.fault.missing-kconfig",
            .kconfigs = {"CONFIG_NETNS_CONFORM_NEVER_SET"}) {
   ADD_FAILURE() << "started although its kernel config requirement is unmet";
+}
+
+// ---- Cases that test the launcher itself: each must end with its own status, under the fork
+// server as under the exec launcher, and leave the next case untouched. ----
+
+// A child that exits at once and a grandchild that lingers, holding the case's log and result fd.
+NETNS_TEST(Fault, ForksAndLeavesAChild, "test.fault.forks") {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0) << "fork: " << ErrnoName(errno);
+  if (child == 0) {
+    if (fork() == 0) {
+      execlp("sleep", "sleep", kSleeperSeconds, static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child) << ErrnoName(errno);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+}
+
+// Becomes another program before reporting: ERROR, "exited with status 4 without reporting".
+NETNS_TEST(Fault, ExecsAnotherProgram, "test.fault.execs") {
+  execl("/bin/sh", "sh", "-c", "exit 4", static_cast<char*>(nullptr));
+  ADD_FAILURE() << "exec /bin/sh: " << ErrnoName(errno);
+}
+
+// exit() from a destructor at the end of the body, before gtest hears of the end: ERROR, status 5.
+NETNS_TEST(Fault, ExitsFromADestructor, "test.fault.exit-from-destructor") {
+  struct ExitsOnDestruction {
+    ~ExitsOnDestruction() { std::exit(5); }
+  } exits;
+  SUCCEED();
+}
+
+// No stdin, stdout or stderr any more: the result still reaches the runner (PASS).
+NETNS_TEST(Fault, ClosesStdio, "test.fault.closes-stdio") {
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ASSERT_EQ(close(fd), 0) << fd;
+  EXPECT_EQ(fcntl(STDOUT_FILENO, F_GETFD), -1);
+}
+
+// Room for no new fd and no core file: the result still reaches the runner (PASS).
+NETNS_TEST(Fault, LowersItsRlimits, "test.fault.lowers-rlimits") {
+  const rlimit no_core{0, 0};
+  ASSERT_EQ(setrlimit(RLIMIT_CORE, &no_core), 0) << ErrnoName(errno);
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0) << ErrnoName(errno);
+  files.rlim_cur = 1;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0) << ErrnoName(errno);
+  EXPECT_EQ(open("/dev/null", O_RDONLY | O_CLOEXEC), -1);
+  EXPECT_EQ(errno, EMFILE) << ErrnoName(errno);
+}
+
+// Every signal blocked, then a normal end (PASS).
+NETNS_TEST(Fault, BlocksEverySignal, "test.fault.blocks-signals") {
+  sigset_t all;
+  sigfillset(&all);
+  ASSERT_EQ(sigprocmask(SIG_BLOCK, &all, nullptr), 0) << ErrnoName(errno);
+  EXPECT_EQ(raise(SIGTERM), 0);  // stays pending
+}
+
+// Every signal blocked, then a hang: only SIGKILL ends it, at the case timeout (TIMEOUT).
+NETNS_TEST(Fault, BlocksEverySignalAndHangs, "test.fault.blocks-signals-hang") {
+  sigset_t all;
+  sigfillset(&all);
+  ASSERT_EQ(sigprocmask(SIG_BLOCK, &all, nullptr), 0) << ErrnoName(errno);
+  for (;;) pause();
+}
+
+// The caller's address space size, from /proc/self/status (VmSize, in kB).
+rlim_t VirtualMemoryBytes() {
+  FILE* status = std::fopen("/proc/self/status", "re");
+  unsigned long long kb = 0;
+  char line[256];
+  while (status && std::fgets(line, sizeof(line), status))
+    if (std::sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
+  if (status) std::fclose(status);
+  return static_cast<rlim_t>(kb) << 10;
+}
+
+// Allocates until its address space (capped 256 MiB above what it has) is full; then fails with
+// its own message (FAIL). The cap keeps the host's memory out of it.
+NETNS_TEST(Fault, ExhaustsMemory, "test.fault.exhausts-memory") {
+  rlimit space{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &space), 0) << ErrnoName(errno);
+  const rlimit saved = space;
+  space.rlim_cur = VirtualMemoryBytes() + (256ull << 20);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &space), 0) << ErrnoName(errno);
+  size_t mib = 0;
+  {
+    std::vector<std::unique_ptr<char[]>> hog;
+    hog.reserve(8192);
+    try {
+      for (;;) {
+        hog.push_back(std::make_unique<char[]>(1 << 20));
+        std::memset(hog.back().get(), 1, 1 << 20);
+        ++mib;
+      }
+    } catch (const std::bad_alloc&) {
+    }
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &saved), 0) << ErrnoName(errno);
+  ADD_FAILURE() << kOutOfMemoryMessage << " after " << mib << " MiB";
+}
+
+// Signals its parent (the case's init, PID 1 of its namespace), which must not die of it (PASS).
+NETNS_TEST(Fault, KillsItsParent, "test.fault.kills-parent") {
+  const pid_t parent = getppid();
+  EXPECT_EQ(parent, 1) << "the case is not the child of its namespace's init";
+  kill(parent, SIGKILL);
+  kill(parent, SIGTERM);
+  EXPECT_EQ(getppid(), parent) << "its parent died";
+  EXPECT_EQ(kill(parent, 0), 0) << ErrnoName(errno);
 }
 
 }  // namespace

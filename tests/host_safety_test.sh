@@ -10,7 +10,10 @@
 #      in place: its processes must go (PR_SET_PDEATHSIG, then the PID namespace or the keeper),
 #      results.json must be absent or complete, journal.jsonl must hold complete lines only;
 #   4. a fault-suite run whose runner gets SIGINT while Fault.Hangs blocks: exit 1, complete
-#      reports, the interrupted and the never-started cases MISS.
+#      reports, the interrupted and the never-started cases MISS;
+#      2 to 4 once under each launcher (the fork server, `--launcher exec`);
+#   5. a run whose fork server is SIGKILLed while two cases hang: they end as ERROR naming its
+#      death, the next case runs on a new server, and nothing is left behind.
 # The snapshot: link names, addresses, IPv4/IPv6 routes, /run/netns, /etc/netns and the entries
 # of /etc (the sandbox lays an overlay over /etc where the host lacks /etc/netns), nsfs mounts
 # and every mount point, a few sysctls, the processes of the run (found by an environment tag
@@ -250,32 +253,38 @@ fi
 check_reports "real suite" "$out"
 compare_host "real suite"
 
+fault_statuses=(Fault.PassAfterLeavingVeth=PASS Fault.FailsWithMessage=FAIL Fault.Segfaults=ERROR
+  Fault.Hangs=TIMEOUT Fault.HangsInInitialPidNs=TIMEOUT Fault.PassInInitialPidNsLeavingSleeper=PASS
+  Fault.ExitsWithoutResult=ERROR Fault.Skips=SKIP Fault.NeedsMissingKconfig=SKIP
+  Fault.ForksAndLeavesAChild=PASS Fault.ExecsAnotherProgram=ERROR Fault.ExitsFromADestructor=ERROR
+  Fault.ClosesStdio=PASS Fault.LowersItsRlimits=PASS Fault.BlocksEverySignal=PASS
+  Fault.BlocksEverySignalAndHangs=TIMEOUT Fault.ExhaustsMemory=FAIL Fault.KillsItsParent=PASS)
+# Sections 2 to 4 run under each launcher: the fork server (the default) and `--launcher exec`.
+for launcher in fork-server exec; do
+
 # --- 2. the fault suite ------------------------------------------------------------------------
-out=$work/fault
+out=$work/fault-$launcher
 start=$(now_ms)
 rc=0
-env "$tag" "$runner" run --suite-binary "$fault" --timeout 3 -j 2 --out "$out" >"$out.log" 2>&1 ||
-  rc=$?
+env "$tag" "$runner" run --suite-binary "$fault" --launcher "$launcher" --timeout 3 -j 2 \
+  --out "$out" >"$out.log" 2>&1 || rc=$?
 if [[ $rc -eq 1 ]]; then
-  pass "fault suite: exit status 1 in $(elapsed "$start")"
+  pass "$launcher: fault suite: exit status 1 in $(elapsed "$start")"
 else
-  fail "fault suite: exit status $rc, expected 1: $(tail -n 5 "$out.log")"
+  fail "$launcher: fault suite: exit status $rc, expected 1: $(tail -n 5 "$out.log")"
 fi
-check_reports "fault suite" "$out"
-check_statuses "fault suite" "$out" Fault.PassAfterLeavingVeth=PASS Fault.FailsWithMessage=FAIL \
-  Fault.Segfaults=ERROR Fault.Hangs=TIMEOUT Fault.HangsInInitialPidNs=TIMEOUT \
-  Fault.PassInInitialPidNsLeavingSleeper=PASS Fault.ExitsWithoutResult=ERROR Fault.Skips=SKIP \
-  Fault.NeedsMissingKconfig=SKIP
-compare_host "fault suite"
+check_reports "$launcher: fault suite" "$out"
+check_statuses "$launcher: fault suite" "$out" "${fault_statuses[@]}"
+compare_host "$launcher: fault suite"
 
 # --- 3. the runner SIGKILLed mid-run -----------------------------------------------------------
-out=$work/sigkill
+out=$work/sigkill-$launcher
 start=$(now_ms)
-start_runner "$out" --suite-binary "$fault" --timeout 30 -j 2
+start_runner "$out" --suite-binary "$fault" --launcher "$launcher" --timeout 30 -j 2
 if wait_for_hang "$out" Fault.HangsInInitialPidNs; then
-  pass "SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs block with their residue in place after $(elapsed "$start")"
+  pass "$launcher: SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs block with their residue in place after $(elapsed "$start")"
 else
-  fail "SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs never both blocked: $(tail -n 5 "$out.log")"
+  fail "$launcher: SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs never both blocked: $(tail -n 5 "$out.log")"
 fi
 during=$(tagged_processes)
 rc=0
@@ -286,46 +295,83 @@ rc=0
 } 2>/dev/null || rc=$?
 runner_pid=
 if [[ $rc -eq 137 ]]; then
-  pass "SIGKILL: the runner died of SIGKILL ($(echo "$during" | wc -l) processes of the run were alive: $(echo "$during" | awk '{print $2}' | sort | uniq -c | tr -s ' \n' ' '))"
+  pass "$launcher: SIGKILL: the runner died of SIGKILL ($(echo "$during" | wc -l) processes of the run were alive: $(echo "$during" | awk '{print $2}' | sort | uniq -c | tr -s ' \n' ' '))"
 else
-  fail "SIGKILL: the runner ended with status $rc before the kill: $(tail -n 5 "$out.log")"
+  fail "$launcher: SIGKILL: the runner ended with status $rc before the kill: $(tail -n 5 "$out.log")"
 fi
 if [[ ! -e $out/results.json ]]; then
-  pass "SIGKILL: results.json absent"
+  pass "$launcher: SIGKILL: results.json absent"
 elif python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$out/results.json" 2>/dev/null; then
-  pass "SIGKILL: results.json is complete JSON"
+  pass "$launcher: SIGKILL: results.json is complete JSON"
 else
-  fail "SIGKILL: results.json is half-written"
+  fail "$launcher: SIGKILL: results.json is half-written"
 fi
-check_journal "SIGKILL" "$out/journal.jsonl"
-compare_host "SIGKILL"
+check_journal "$launcher: SIGKILL" "$out/journal.jsonl"
+compare_host "$launcher: SIGKILL"
 
 # --- 4. the runner interrupted by SIGINT mid-run -----------------------------------------------
 # -j 1: the cases after Fault.Hangs have not started when the signal arrives.
-out=$work/sigint
+out=$work/sigint-$launcher
 start=$(now_ms)
-start_runner "$out" --suite-binary "$fault" --timeout 30 -j 1
+start_runner "$out" --suite-binary "$fault" --launcher "$launcher" --timeout 30 -j 1
 if wait_for_hang "$out"; then
-  pass "SIGINT: Fault.Hangs blocks with its residue in place after $(elapsed "$start")"
+  pass "$launcher: SIGINT: Fault.Hangs blocks with its residue in place after $(elapsed "$start")"
 else
-  fail "SIGINT: Fault.Hangs never blocked: $(tail -n 5 "$out.log")"
+  fail "$launcher: SIGINT: Fault.Hangs never blocked: $(tail -n 5 "$out.log")"
 fi
 kill -INT "$runner_pid"
 rc=0
 { wait "$runner_pid"; } 2>/dev/null || rc=$?
 runner_pid=
 if [[ $rc -eq 1 ]]; then
-  pass "SIGINT: exit status 1 after $(elapsed "$start")"
+  pass "$launcher: SIGINT: exit status 1 after $(elapsed "$start")"
 else
-  fail "SIGINT: exit status $rc, expected 1: $(tail -n 5 "$out.log")"
+  fail "$launcher: SIGINT: exit status $rc, expected 1: $(tail -n 5 "$out.log")"
 fi
-check_reports "SIGINT" "$out"
-check_statuses "SIGINT" "$out" Fault.PassAfterLeavingVeth=PASS Fault.FailsWithMessage=FAIL \
-  Fault.Segfaults=ERROR Fault.Hangs=MISS Fault.HangsInInitialPidNs=MISS \
-  Fault.PassInInitialPidNsLeavingSleeper=MISS Fault.ExitsWithoutResult=MISS Fault.Skips=MISS \
-  Fault.NeedsMissingKconfig=MISS
-check_journal "SIGINT" "$out/journal.jsonl"
-compare_host "SIGINT"
+check_reports "$launcher: SIGINT" "$out"
+missed=()
+for status in "${fault_statuses[@]:3}"; do missed+=("${status%%=*}=MISS"); done
+check_statuses "$launcher: SIGINT" "$out" "${fault_statuses[@]:0:3}" "${missed[@]}"
+check_journal "$launcher: SIGINT" "$out/journal.jsonl"
+compare_host "$launcher: SIGINT"
+done
+
+# --- 5. the fork server SIGKILLed mid-run ------------------------------------------------------
+# The cases it was running end as ERROR naming its death, their sandboxes die with it (their
+# inits' death signal, then the PID namespace or the keeper), and the next case gets a new server.
+out=$work/server-sigkill
+start=$(now_ms)
+start_runner "$out" --suite-binary "$fault" --timeout 30 -j 2 --filter Fault.PassAfterLeavingVeth \
+  --filter 'Fault.Hangs*' --filter Fault.KillsItsParent
+if wait_for_hang "$out" Fault.HangsInInitialPidNs; then
+  pass "server SIGKILL: Fault.Hangs and Fault.HangsInInitialPidNs block after $(elapsed "$start")"
+else
+  fail "server SIGKILL: the hanging cases never both blocked: $(tail -n 5 "$out.log")"
+fi
+server=$(tagged_processes | awk '/--netns_conform_serve_fd=/ {print $1}')
+if [[ $(echo "$server" | wc -w) -eq 1 ]]; then
+  kill -KILL "$server"
+  pass "server SIGKILL: killed the fork server, pid $server"
+else
+  fail "server SIGKILL: expected one fork server, found [$server]"
+fi
+rc=0
+{ wait "$runner_pid"; } 2>/dev/null || rc=$?
+runner_pid=
+if [[ $rc -eq 1 ]]; then
+  pass "server SIGKILL: the run went on and exited 1 after $(elapsed "$start")"
+else
+  fail "server SIGKILL: exit status $rc, expected 1: $(tail -n 5 "$out.log")"
+fi
+check_reports "server SIGKILL" "$out"
+check_statuses "server SIGKILL" "$out" Fault.PassAfterLeavingVeth=PASS Fault.Hangs=ERROR \
+  Fault.HangsInInitialPidNs=ERROR Fault.KillsItsParent=PASS
+if grep -q 'fork server killed by SIGKILL while the case ran' "$out/results.json"; then
+  pass "server SIGKILL: the reasons name the server's death"
+else
+  fail "server SIGKILL: no reason names the server's death"
+fi
+compare_host "server SIGKILL"
 
 if [[ $failures -ne 0 ]]; then
   echo "host_safety_test: $failures check(s) failed"

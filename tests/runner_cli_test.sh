@@ -86,6 +86,8 @@ expect_usage_error() {
 fault_run=(run --suite-binary "$fault" --timeout 3 -j 2)
 
 # --- bad input ---------------------------------------------------------------------------------
+expect_usage_error "unknown launcher" "--launcher" "$work/out-launcher" \
+  "$runner" "${fault_run[@]}" --launcher spawn --out "$work/out-launcher"
 expect_usage_error "unknown option" "--no-such-option" "$work/out-option" \
   "$runner" --no-such-option run --out "$work/out-option"
 expect_usage_error "unknown option of run" "--no-such-option" "$work/out-run-option" \
@@ -196,16 +198,19 @@ check_list "list prints every case of the real suite with its clause" "$suite"
 check_list "list prints every case of the fault suite with its clause" "$fault" \
   --suite-binary "$fault"
 
-# --- a run of the fault suite ------------------------------------------------------------------
-out=$work/out-fault
+# --- a run of the fault suite, under each launcher ----------------------------------------------
+# The fork server (the default) and the exec launcher must give every case the same ending.
+for launcher in fork-server exec; do
+out=$work/out-fault-$launcher
 rc=0
 start=$(date +%s%N)
-"$runner" "${fault_run[@]}" --out "$out" >"$work/fault.stdout" 2>"$work/fault.stderr" || rc=$?
+"$runner" "${fault_run[@]}" --launcher "$launcher" --out "$out" >"$work/fault.stdout" \
+  2>"$work/fault.stderr" || rc=$?
 elapsed=$((($(date +%s%N) - start) / 1000000))ms
 if [[ $rc -eq 1 ]]; then
-  pass "fault-suite run exits 1 (in $elapsed)"
+  pass "$launcher: fault-suite run exits 1 (in $elapsed)"
 else
-  fail "fault-suite run exits $rc, expected 1: $(tail -n 5 "$work/fault.stderr")"
+  fail "$launcher: fault-suite run exits $rc, expected 1: $(tail -n 5 "$work/fault.stderr")"
 fi
 if python3 - "$out/results.json" <<'EOF'; then
 import json
@@ -224,6 +229,15 @@ expected = {
     "Fault.ExitsWithoutResult": ("ERROR", ["status 3"]),
     "Fault.Skips": ("SKIP", ["fault-suite: deliberate skip 91ac"]),
     "Fault.NeedsMissingKconfig": ("SKIP", ["CONFIG_NETNS_CONFORM_NEVER_SET"]),
+    "Fault.ForksAndLeavesAChild": ("PASS", []),
+    "Fault.ExecsAnotherProgram": ("ERROR", ["exited with status 4 without reporting"]),
+    "Fault.ExitsFromADestructor": ("ERROR", ["exited with status 5 without reporting"]),
+    "Fault.ClosesStdio": ("PASS", []),
+    "Fault.LowersItsRlimits": ("PASS", []),
+    "Fault.BlocksEverySignal": ("PASS", []),
+    "Fault.BlocksEverySignalAndHangs": ("TIMEOUT", ["timeout"]),
+    "Fault.ExhaustsMemory": ("FAIL", ["fault-suite: memory ran out as planned 5d20"]),
+    "Fault.KillsItsParent": ("PASS", []),
 }
 problems = []
 if sorted(cases) != sorted(expected):
@@ -246,14 +260,37 @@ for problem in problems:
     print(problem, file=sys.stderr)
 sys.exit(1 if problems else 0)
 EOF
-  pass "fault-suite results.json: PASS, FAIL with its message, ERROR SIGSEGV, TIMEOUT, ERROR exit 3, SKIP with its reason, SKIP naming the kconfig symbol"
+  pass "$launcher: fault-suite results.json: each case's own status (PASS, FAIL with its message, ERROR naming the signal or exit status, TIMEOUT, SKIP with its reason)"
 else
-  fail "fault-suite results.json does not hold the expected statuses"
+  fail "$launcher: fault-suite results.json does not hold the expected statuses"
 fi
 if bash "$script_dir/validate_reports.sh" "$out" >"$work/validate.out" 2>&1; then
-  pass "fault-suite reports valid, junit.xml counts agree: $(tail -n 1 "$work/validate.out")"
+  pass "$launcher: fault-suite reports valid, junit.xml counts agree: $(tail -n 1 "$work/validate.out")"
 else
-  fail "validate_reports.sh on the fault-suite run: $(cat "$work/validate.out")"
+  fail "$launcher: validate_reports.sh on the fault-suite run: $(cat "$work/validate.out")"
+fi
+done
+# The same ending for every case under both launchers: status, and the reason up to the log tail.
+if python3 - "$work/out-fault-fork-server/results.json" "$work/out-fault-exec/results.json" <<'EOF'; then
+import json
+import sys
+
+
+def endings(path):
+    with open(path, encoding="utf-8") as f:
+        return {c["id"]: (c["status"], c.get("reason", "").split("\n--- last lines of")[0])
+                for c in json.load(f)["cases"]}
+
+
+fork, exec_ = endings(sys.argv[1]), endings(sys.argv[2])
+differ = [f"{i}: fork-server {fork.get(i)} / exec {exec_.get(i)}"
+          for i in sorted(set(fork) | set(exec_)) if fork.get(i) != exec_.get(i)]
+print("\n".join(differ), file=sys.stderr)
+sys.exit(1 if differ else 0)
+EOF
+  pass "fault suite: fork-server and exec give every case the same status and reason"
+else
+  fail "fault suite: the launchers disagree (above)"
 fi
 
 # --- a run in which nothing fails --------------------------------------------------------------
