@@ -89,7 +89,7 @@ CaseResult Conclude(const PlannedCase& planned, const RunningCase& run, const Ca
     std::snprintf(limit, sizeof(limit), "%.3g",
                   std::chrono::duration<double>(options.case_timeout).count());
     result.reason = std::string("no result within the ") + limit +
-                    " s case timeout; its process group was killed" + tail();
+                    " s case timeout; its sandbox was killed" + tail();
     return result;
   }
   if (!ending.wait_status) {

@@ -54,7 +54,7 @@ struct ServerProcessSetup : bp::extend::handler {
 std::string WaitStatusText(int status) {
   if (WIFSIGNALED(status)) {
     const char* abbrev = sigabbrev_np(WTERMSIG(status));
-    return std::string("killed by SIG") + (abbrev ? abbrev : std::to_string(WTERMSIG(status)));
+    return std::string("was killed by SIG") + (abbrev ? abbrev : std::to_string(WTERMSIG(status)));
   }
   return "exited with status " + std::to_string(WEXITSTATUS(status));
 }

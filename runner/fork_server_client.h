@@ -51,7 +51,7 @@ class ForkServer {
   // Every message waiting now. Sets dead() when the server has gone.
   std::vector<ForkServerEvent> Receive();
   bool dead() const { return dead_; }
-  // How the server ended ("killed by SIGKILL", "exited with status 2"), once dead().
+  // How the server ended ("was killed by SIGKILL", "exited with status 2"), once dead().
   std::string DeathText();
 
  private:

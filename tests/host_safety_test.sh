@@ -348,7 +348,8 @@ if wait_for_hang "$out" Fault.HangsInInitialPidNs; then
 else
   fail "server SIGKILL: the hanging cases never both blocked: $(tail -n 5 "$out.log")"
 fi
-server=$(tagged_processes | awk '/--netns_conform_serve_fd=/ {print $1}')
+# The server is the runner's child; the inits and cases it forked carry the same command line.
+server=$(pgrep -P "$runner_pid" -f -- '--netns_conform_serve_fd=' || true)
 if [[ $(echo "$server" | wc -w) -eq 1 ]]; then
   kill -KILL "$server"
   pass "server SIGKILL: killed the fork server, pid $server"
@@ -366,7 +367,7 @@ fi
 check_reports "server SIGKILL" "$out"
 check_statuses "server SIGKILL" "$out" Fault.PassAfterLeavingVeth=PASS Fault.Hangs=ERROR \
   Fault.HangsInInitialPidNs=ERROR Fault.KillsItsParent=PASS
-if grep -q 'fork server killed by SIGKILL while the case ran' "$out/results.json"; then
+if grep -q 'fork server was killed by SIGKILL while the case ran' "$out/results.json"; then
   pass "server SIGKILL: the reasons name the server's death"
 else
   fail "server SIGKILL: no reason names the server's death"

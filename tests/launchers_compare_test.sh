@@ -51,7 +51,8 @@ if (fork_name, exec_name) != ("fork-server", "exec"):
 for case in sorted(set(fork) | set(exec_)):
     if fork.get(case) != exec_.get(case):
         problems.append(f"{case}: fork-server {fork.get(case)}, exec {exec_.get(case)}")
-print("\n".join(problems), file=sys.stderr)
+if problems:
+    print("\n".join(problems), file=sys.stderr)
 counts = {}
 for status in fork.values():
     counts[status] = counts.get(status, 0) + 1

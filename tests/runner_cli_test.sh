@@ -285,8 +285,8 @@ def endings(path):
 fork, exec_ = endings(sys.argv[1]), endings(sys.argv[2])
 differ = [f"{i}: fork-server {fork.get(i)} / exec {exec_.get(i)}"
           for i in sorted(set(fork) | set(exec_)) if fork.get(i) != exec_.get(i)]
-print("\n".join(differ), file=sys.stderr)
-sys.exit(1 if differ else 0)
+if differ:
+    sys.exit("\n".join(differ))
 EOF
   pass "fault suite: fork-server and exec give every case the same status and reason"
 else
