@@ -6,7 +6,8 @@
 #     earlier run's reports there are left as they were;
 #   - `list` prints every case with its clause;
 #   - a run of the fault suite (tests/fault_suite.cc) exits 1 with one exact status per case, and
-#     reports that tests/validate_reports.sh accepts;
+#     reports that tests/validate_reports.sh accepts, under each launcher (`--launcher
+#     fork-server`, the default, and `exec`), which give every case the same status and reason;
 #   - a run in which nothing fails exits 0.
 #
 # usage: runner_cli_test.sh BIN_FOLDER   (holds netns-conform, netns-conform-suite and
