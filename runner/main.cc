@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 
 #include "reports/json_report.h"
 #include "runner/clauses_command.h"
@@ -74,12 +73,11 @@ int main(int argc, char** argv) {
   run->add_option("--expect", run_options.expect_files,
                   "expected results (known kernel bugs): a FAIL they expect is XFAIL and does not "
                   "fail the run (repeatable; e.g. suites/known-kernel-deviations.json)");
-  const std::map<std::string, conform::LauncherKind> launchers = {
-      {"fork-server", conform::LauncherKind::kForkServer}, {"exec", conform::LauncherKind::kExec}};
-  run->add_option("--launcher", run_options.launcher,
+  std::string launcher = "fork-server";
+  run->add_option("--launcher", launcher,
                   "how each case starts: fork-server (default: the suite binary started once, "
                   "one clone3 per case) or exec (one sandbox launcher and suite process per case)")
-      ->transform(CLI::CheckedTransformer(launchers, CLI::ignore_case));
+      ->check(CLI::IsMember({"fork-server", "exec"}));
   std::string target_name;
   auto* target = run->add_option("--target", target_name,
                                  "host (default: the running kernel in place), gvisor (runsc "
@@ -271,6 +269,8 @@ int main(int argc, char** argv) {
     if (*vm_list) return conform::VmListCommand(vm_list_json);
     if (*vm_stop) return conform::VmStopCommand(stop_name, stop_timeout_s);
     run_options.out_dir = out_dir;
+    run_options.launcher =
+        launcher == "exec" ? conform::LauncherKind::kExec : conform::LauncherKind::kForkServer;
     if (!spare_nic.empty()) run_options.spare_nic = spare_nic;
     if (!shard_text.empty()) run_options.shard = conform::ParseShard(shard_text);
     if (!target_name.empty()) {
