@@ -42,6 +42,7 @@
 
 #include "fixtures/case_registry.h"
 #include "fixtures/child.h"
+#include "fixtures/holder.h"
 #include "fixtures/mountinfo.h"
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
@@ -230,117 +231,45 @@ bool HasVa(const std::string& path) {
   return RouteClient(fd.get()).GetLink("va").has_value();
 }
 
-// In a forked child: closes every fd from 3 up except `keep`, so that the child holds no copy of
-// the pipes through which the case releases its other helper processes (a helper whose release
-// pipe has a writer left in some other process never sees EOF).
-void CloseOtherFds(std::vector<int> keep) {
-  std::sort(keep.begin(), keep.end());
-  unsigned from = 3;
-  for (int fd : keep) {
-    if (fd < 0 || static_cast<unsigned>(fd) < from) continue;
-    if (static_cast<unsigned>(fd) > from) close_range(from, static_cast<unsigned>(fd) - 1, 0);
-    from = static_cast<unsigned>(fd) + 1;
-  }
-  close_range(from, ~0U, 0);
-}
-
 // A process that ran `exec`'s switch (ref::SwitchInto: setns, new slave mount namespace, fresh
 // sysfs, /etc binds) and stays there until released: the "command" of `ip netns exec`, alive
 // while the case looks at it from outside.
 class SwitchedProcess {
  public:
-  SwitchedProcess(const ref::Options& options, const std::string& name) {
-    int ready[2], release[2];
-    CheckSyscall(pipe2(ready, O_CLOEXEC), "pipe2");
-    CheckSyscall(pipe2(release, O_CLOEXEC), "pipe2");
-    std::fflush(nullptr);
-    pid_ = static_cast<pid_t>(CheckSyscall(fork(), "fork"));
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      close(ready[0]);
-      close(release[1]);
-      CloseOtherFds({ready[1], release[0]});
-      std::string error;
-      try {
-        ref::SwitchInto(options, name);
-      } catch (const std::exception& e) {
-        error = e.what();
-        if (error.empty()) error = "failed";
-      }
-      (void)!write(ready[1], error.data(), error.size());
-      close(ready[1]);
-      char byte;
-      while (read(release[0], &byte, 1) < 0 && errno == EINTR) {
-      }
-      _exit(0);
-    }
-    close(ready[1]);
-    close(release[0]);
-    release_fd_ = release[1];
-    char buf[512];
-    for (ssize_t n; (n = read(ready[0], buf, sizeof(buf))) != 0;) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) break;
-      error_.append(buf, static_cast<size_t>(n));
-    }
-    close(ready[0]);
-  }
-  SwitchedProcess(const SwitchedProcess&) = delete;
-  SwitchedProcess& operator=(const SwitchedProcess&) = delete;
-  ~SwitchedProcess() { Release(); }
+  SwitchedProcess(const ref::Options& options, const std::string& name)
+      : holder_([&] {
+          ref::SwitchInto(options, name);  // what it throws is the error
+          return HolderSetup{};
+        }) {}
 
-  pid_t pid() const { return pid_; }
-  const std::string& error() const { return error_; }  // "" when the switch worked
-  void Release() {
-    if (release_fd_ < 0) return;
-    close(release_fd_);
-    release_fd_ = -1;
-    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
+  pid_t pid() const { return holder_.pid(); }
+  // "" when the switch worked.
+  std::string error() const {
+    const HolderSetup& setup = holder_.setup();
+    if (setup.ok()) return "";
+    return setup.message.empty() ? "the switched process: " + ErrnoName(setup.err) : setup.message;
   }
+  void Release() { holder_.Release(); }
 
  private:
-  pid_t pid_ = -1;
-  int release_fd_ = -1;
-  std::string error_;
+  HolderProcess holder_;
 };
 
 // A mount namespace copied from the caller's, held by an nsfs fd after the process that made it
 // has gone: "another mount namespace" of ip-netns(8). private_copy: it makes every mount of its
 // own private at once, so that nothing propagates to it from the caller's.
 FileDescriptor CopyMountNamespace(bool private_copy) {
-  int ready[2], release[2];
-  CheckSyscall(pipe2(ready, O_CLOEXEC), "pipe2");
-  CheckSyscall(pipe2(release, O_CLOEXEC), "pipe2");
-  std::fflush(nullptr);
-  const pid_t pid = static_cast<pid_t>(CheckSyscall(fork(), "fork"));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    close(ready[0]);
-    close(release[1]);
-    CloseOtherFds({ready[1], release[0]});
-    int err = 0;
-    if (unshare(CLONE_NEWNS) != 0 ||
-        (private_copy && mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0))
-      err = errno;
-    (void)!write(ready[1], &err, sizeof(err));
-    char byte;
-    while (read(release[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    _exit(0);
-  }
-  close(ready[1]);
-  close(release[0]);
-  int err = -1;
-  if (read(ready[0], &err, sizeof(err)) != sizeof(err)) err = ECHILD;
-  close(ready[0]);
-  FileDescriptor mnt_ns;
-  if (err == 0) mnt_ns = OpenPath("/proc/" + std::to_string(pid) + "/ns/mnt");
-  close(release[1]);
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  if (err != 0) throw SystemError("unshare(CLONE_NEWNS) in a helper", err);
-  if (!mnt_ns) throw SystemError("open the helper's /proc/PID/ns/mnt", errno);
+  HolderProcess helper([private_copy] {
+    const bool made =
+        unshare(CLONE_NEWNS) == 0 &&
+        (!private_copy || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+    return HolderSetup{.err = made ? 0 : errno, .message = ""};
+  });
+  helper.CheckSetup("unshare(CLONE_NEWNS) in a helper");
+  FileDescriptor mnt_ns = OpenPath("/proc/" + std::to_string(helper.pid()) + "/ns/mnt");
+  const int open_err = errno;
+  helper.Release();
+  if (!mnt_ns) throw SystemError("open the helper's /proc/PID/ns/mnt", open_err);
   return mnt_ns;
 }
 

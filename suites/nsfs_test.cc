@@ -36,6 +36,7 @@
 
 #include "fixtures/case_registry.h"
 #include "fixtures/child.h"
+#include "fixtures/holder.h"
 #include "fixtures/netlink.h"
 #include "fixtures/netns.h"
 #include "fixtures/probe.h"
@@ -105,57 +106,29 @@ class DeathWatch {
 // when it has a UTS namespace, running as `uid` when given, until released.
 class NsHolder {
  public:
-  NsHolder(int extra_flags, const std::string& hostname, std::optional<uid_t> uid = std::nullopt) {
-    int ready[2], release[2];
-    CheckSyscall(pipe2(ready, O_CLOEXEC), "pipe2");
-    CheckSyscall(pipe2(release, O_CLOEXEC), "pipe2");
-    pid_ = static_cast<pid_t>(CheckSyscall(fork(), "fork"));
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      close(ready[0]);
-      close(release[1]);
-      int err = 0;
-      if (uid && (setgroups(0, nullptr) != 0 || setresgid(kNogroupGid, kNogroupGid, kNogroupGid) ||
-                  setresuid(*uid, *uid, *uid) != 0))
-        err = errno;
-      else if (unshare(CLONE_NEWNET | extra_flags) != 0 ||
-               ((extra_flags & CLONE_NEWUTS) && sethostname(hostname.data(), hostname.size()) != 0))
-        err = errno;
-      (void)!write(ready[1], &err, sizeof(err));
-      char byte;
-      while (read(release[0], &byte, 1) < 0 && errno == EINTR) {
-      }
-      _exit(0);
-    }
-    close(ready[1]);
-    close(release[0]);
-    release_fd_ = release[1];
-    int err = ECHILD;
-    if (read(ready[0], &err, sizeof(err)) != sizeof(err)) err = ECHILD;
-    close(ready[0]);
-    if (err != 0) {
-      Release();
-      throw SystemError("holder unshare", err);
-    }
+  // Throws SystemError when the process could not get there.
+  NsHolder(int extra_flags, const std::string& hostname, std::optional<uid_t> uid = std::nullopt)
+      : holder_([&] {
+          int err = 0;
+          if (uid &&
+              (setgroups(0, nullptr) != 0 || setresgid(kNogroupGid, kNogroupGid, kNogroupGid) ||
+               setresuid(*uid, *uid, *uid) != 0))
+            err = errno;
+          else if (unshare(CLONE_NEWNET | extra_flags) != 0 ||
+                   ((extra_flags & CLONE_NEWUTS) &&
+                    sethostname(hostname.data(), hostname.size()) != 0))
+            err = errno;
+          return HolderSetup{.err = err, .message = ""};
+        }) {
+    holder_.CheckSetup("holder unshare");
   }
-  NsHolder(const NsHolder&) = delete;
-  NsHolder& operator=(const NsHolder&) = delete;
-  ~NsHolder() { Release(); }
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return holder_.pid(); }
   // Lets it exit and reaps it.
-  void Release() {
-    if (release_fd_ >= 0) close(std::exchange(release_fd_, -1));
-    if (pid_ > 0) {
-      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = -1;
-    }
-  }
+  void Release() { holder_.Release(); }
 
  private:
-  pid_t pid_ = -1;
-  int release_fd_ = -1;
+  HolderProcess holder_;
 };
 
 FileDescriptor PidfdOpen(pid_t pid) {
