@@ -7,7 +7,6 @@
 // all the processes share the same default network namespace from the init process."
 // SEMANTICS.md B5.2: unshare(CLONE_NEWNET) in one thread moves that thread only; B5.3: a netns's
 // charge against user.max_net_namespaces is released when its teardown finishes.
-// network_namespaces(7) ¶1: network devices are isolated.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -501,36 +500,7 @@ NETNS_TEST(Lifecycle, QuotaReleasedAfterTeardown, "sem.B5.3.quota-released-after
 }
 
 // ---------------------------------------------------------------------------------------------
-// network_namespaces(7): network devices; clone(2): the child's isolated view
-
-NETNS_TEST(Lifecycle, DevicesBelongToOneNetnsEach, "netns7.isolation.network-devices",
-           .kconfigs = {"CONFIG_VETH"}) {
-  FileDescriptor a = CreateNetns(), b = CreateNetns();
-  RouteClient rc_a(a.get()), rc_b(b.get());
-  rc_a.CreateVeth("va", "vb");
-  auto va = rc_a.GetLink("va");
-  ASSERT_TRUE(va.has_value()) << "control: A sees its own device";
-  EXPECT_FALSE(rc_b.GetLink("va").has_value()) << "B must not see A's device by name";
-  EXPECT_FALSE(rc_b.GetLink(va->ifindex).has_value()) << "nor by A's ifindex";
-  try {
-    rc_b.SetUp(va->ifindex, true);
-    ADD_FAILURE() << "B configured ifindex " << va->ifindex << ", which is A's device";
-  } catch (const NetlinkError& e) {
-    EXPECT_EQ(e.err(), ENODEV) << e.what();
-  }
-  EXPECT_FALSE(rc_a.GetLink("va")->IsUp());
-
-  // B's own device of the same name is a different device with its own state.
-  rc_b.CreateVeth("va", "vb");
-  auto va_b = rc_b.GetLink("va");
-  ASSERT_TRUE(va_b.has_value());
-  rc_b.SetUp(va_b->ifindex, true);
-  EXPECT_TRUE(rc_b.GetLink("va")->IsUp());
-  EXPECT_FALSE(rc_a.GetLink("va")->IsUp()) << "setting B's va up changed A's va";
-  std::vector<std::string> names_a;
-  for (const auto& link : rc_a.DumpLinks()) names_a.push_back(link.name);
-  EXPECT_THAT(names_a, UnorderedElementsAre("lo", "va", "vb"));
-}
+// clone(2): the child's isolated view
 
 // A child made with clone(CLONE_NEWNET) by a process in A sees none of A's devices, addresses,
 // routes, sockets or /proc/net entries; the process that cloned it (control) sees them all.
