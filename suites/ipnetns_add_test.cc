@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, what a name is and how it is made: the DESCRIPTION's
+// ip-netns(8), SEMANTICS.md §8. What a name is and how it is made: the DESCRIPTION's
 // named netns (an nsfs object in /var/run/netns that can be opened and given to setns), `add`
 // and `attach` (a bind mount of a new netns, or of a process's, in the shared run folder) and
 // what add refuses (ipnetns8.named.*, ipnetns8.add.*, sem.B8.1).
@@ -51,10 +51,6 @@ namespace conform {
 namespace {
 
 using namespace ipnetns;  // the helpers every ip-netns(8) suite shares
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 
 // =====================================================================================
 // DESCRIPTION: a named netns is an nsfs object in /var/run/netns that can be opened

@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, `delete`: unmount and remove the name, the netns living
+// ip-netns(8), SEMANTICS.md §8. `delete`: unmount and remove the name, the netns living
 // on while a process or an fd holds it, reaching other mount namespaces through the shared run
 // folder, `-all delete`, a missing name, and a physical device's way back to the default netns
 // (ipnetns8.del.*, sem.B8.2).
@@ -53,9 +53,6 @@ namespace {
 
 using namespace ipnetns;  // the helpers every ip-netns(8) suite shares
 using std::chrono::milliseconds;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 
 // "shared:N" of a mount's propagation fields, "" when it is not shared.
 std::string PeerGroup(const std::string& optional_fields) {

@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, `exec` and `-all exec`: the command runs in the named
+// ip-netns(8), SEMANTICS.md §8. `exec` and `-all exec`: the command runs in the named
 // netns with a private mount namespace, a fresh sysfs of that netns and /etc/netns/NAME bound over
 // /etc, leaves every other process alone, and exits with the command's status
 // (ipnetns8.exec.*, sem.B8.3).
@@ -51,10 +51,6 @@ namespace conform {
 namespace {
 
 using namespace ipnetns;  // the helpers every ip-netns(8) suite shares
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);

@@ -9,6 +9,7 @@
 // netlink events with deadlines, never by sleeping.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
@@ -27,6 +28,12 @@
 namespace conform::ipnetns {
 
 inline constexpr auto kDeadline = std::chrono::seconds(10);
+
+// The matchers the ip-netns(8) suites assert with (`using namespace ipnetns` brings them along).
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 bool InSandbox();
 

@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, `monitor`: a line for every add and delete in the run
+// ip-netns(8), SEMANTICS.md §8. `monitor`: a line for every add and delete in the run
 // folder, by this process or another (ipnetns8.monitor.*).
 // Exercised through the reference implementation (fixtures/ref, conform::ref) and raw syscalls,
 // so that each case shows the kernel supports the convention it names. The sandbox these cases

@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, the queries: `list`, `identify` and `pids` (the names
+// ip-netns(8), SEMANTICS.md §8. The queries: `list`, `identify` and `pids` (the names
 // of a process's netns, the processes in a named netns) and their edge cases
 // (ipnetns8.list.*, ipnetns8.identify.*, ipnetns8.pids.*, sem.B8.4, sem.B8.5).
 // Exercised through the reference implementation (fixtures/ref, conform::ref) and raw syscalls,
@@ -47,10 +47,6 @@ namespace conform {
 namespace {
 
 using namespace ipnetns;  // the helpers every ip-netns(8) suite shares
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 
 std::vector<std::string> Names(const std::vector<ref::ListEntry>& entries) {
   std::vector<std::string> names;

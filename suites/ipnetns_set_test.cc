@@ -1,4 +1,4 @@
-// ip-netns(8) and SEMANTICS.md §8, `set` and `list-id`: nsids of named netns over
+// ip-netns(8), SEMANTICS.md §8. `set` and `list-id`: nsids of named netns over
 // RTM_NEWNSID/RTM_GETNSID, valid only in the current netns, assigned by the kernel when needed
 // and never changed (ipnetns8.set.*, ipnetns8.list-id.*, sem.B8.7).
 // Exercised through the reference implementation (fixtures/ref, conform::ref) and raw syscalls,
@@ -48,9 +48,6 @@ namespace conform {
 namespace {
 
 using namespace ipnetns;  // the helpers every ip-netns(8) suite shares
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 // =====================================================================================
 // set / list-id: nsids

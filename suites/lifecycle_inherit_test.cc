@@ -278,6 +278,9 @@ NETNS_TEST(Lifecycle, UnshareInThreadMovesOnlyThatThread,
   EXPECT_EQ(self_after.st_ino, self_before.st_ino) << "/proc/self/ns/net is the leader's";
   EXPECT_EQ(CurrentNetnsIdentity(), main_before) << "the main thread must stay where it was";
 }
+// ---------------------------------------------------------------------------------------------
+// clone(2): the CLONE_NEWNET child's isolated view
+
 // A child made with clone(CLONE_NEWNET) by a process in A sees none of A's devices, addresses,
 // routes, sockets or /proc/net entries; the process that cloned it (control) sees them all.
 NETNS_TEST(Lifecycle, CloneNewnetChildSeesIsolatedStack, "clone2.netns.isolated-networking-stack",
