@@ -234,7 +234,7 @@ NETNS_TEST(ConfigNetNs, NamespacesUsableExactlyWithConfigNetNs, "netns7.requires
     ch.Record("open-own-nsfs", home);
     if (ch.Record("unshare", unshare(CLONE_NEWNET)) != 0) return;
     // /proc/self/net follows the task's netns: a fresh lo first in the new one (fallback tunnels
-    // of loaded tunnel drivers may follow it; suites/lifecycle_test.cc checks those).
+    // of loaded tunnel drivers may follow it; suites/lifecycle_fresh_test.cc checks those).
     FILE* dev = std::fopen("/proc/self/net/dev", "re");
     std::string names;
     char line[512];

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include "fixtures/child.h"
 #include "fixtures/error.h"
 #include "fixtures/fd.h"
+#include "fixtures/holder.h"
 #include "fixtures/netns.h"
 #include "fixtures/probe.h"
 #include "fixtures/requirements.h"
@@ -691,6 +693,52 @@ TEST(RunInChild, OptionsThatCannotBeAppliedAreASetupError) {
   EXPECT_EQ(outer.notes["inner_exit"], "3");
   EXPECT_EQ(outer.notes["inner_fn_ran"], "no");
   EXPECT_EQ(outer.notes["inner_ok"], "no");
+}
+
+// ---- HolderProcess -----------------------------------------------------------------------------
+
+TEST(HolderProcess, AnExceptionInTheSetupIsItsMessage) {
+  HolderProcess holder([]() -> HolderSetup { throw std::runtime_error("no way in"); });
+  EXPECT_FALSE(holder.setup().ok());
+  EXPECT_EQ(holder.setup().err, 0);
+  EXPECT_EQ(holder.setup().message, "no way in");
+  const pid_t pid = holder.pid();
+  try {
+    holder.CheckSetup("enter");
+    FAIL() << "CheckSetup accepted a failed setup";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "enter: no way in");
+  }
+  EXPECT_EQ(holder.pid(), -1) << "CheckSetup releases the child before it throws";
+  EXPECT_THAT(kill(pid, 0), SyscallFailsWithErrno(ESRCH));
+}
+
+TEST(HolderProcess, AnErrnoOfTheSetupThrowsAsASystemError) {
+  HolderProcess holder([] { return HolderSetup{.err = EPERM, .message = ""}; });
+  EXPECT_EQ(holder.setup().err, EPERM);
+  try {
+    holder.CheckSetup("enter");
+    FAIL() << "CheckSetup accepted a failed setup";
+  } catch (const SystemError& e) {
+    EXPECT_EQ(e.err(), EPERM);
+  }
+}
+
+// What the case holds open when it makes a holder (here a marked memfd; in a case, another
+// holder's release pipe) is not held by the holder: releasing never waits on another process.
+TEST(HolderProcess, KeepsNoFdOfTheCaller) {
+  FileDescriptor marker(memfd_create("holder-test-marker", MFD_CLOEXEC));
+  ASSERT_TRUE(marker.valid());
+  HolderProcess holder([] { return HolderSetup{}; });
+  ASSERT_TRUE(holder.setup().ok());
+  int marked = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(holder.pid()) + "/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    marked += !ec && target.string().find("holder-test-marker") != std::string::npos;
+  }
+  EXPECT_EQ(marked, 0);
 }
 
 // ---- NetnsHolderProcess ------------------------------------------------------------------------

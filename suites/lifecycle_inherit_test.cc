@@ -1,13 +1,10 @@
-// How a netns begins and who is in it.
-// SEMANTICS.md B6.4: a fresh netns holds only lo, DOWN, without addresses; before lo is up
-// connect(127.0.0.1) is ENETUNREACH; once up lo holds 127.0.0.1/8 and ::1/128.
+// Who is in a netns: how new processes and threads get theirs.
 // clone(2): without CLONE_NEWNET "the process is created in the same network namespace as the
 // calling process"; with it, the child gets an isolated view of the networking stack.
 // ip-netns(8): "By default a process inherits its network namespace from its parent. Initially
 // all the processes share the same default network namespace from the init process."
-// SEMANTICS.md B5.2: unshare(CLONE_NEWNET) in one thread moves that thread only; B5.3: a netns's
-// charge against user.max_net_namespaces is released when its teardown finishes.
-// network_namespaces(7) ¶1: network devices are isolated.
+// SEMANTICS.md B5.2: unshare(CLONE_NEWNET) in one thread moves that thread only.
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -51,37 +48,6 @@ extern char** environ;
 namespace conform {
 namespace {
 
-using std::chrono::seconds;
-using ::testing::Contains;
-using ::testing::IsEmpty;
-using ::testing::Not;
-using ::testing::UnorderedElementsAre;
-
-constexpr auto kTeardownDeadline = seconds(10);
-
-// The fallback devices a tunnel driver puts into every new netns (unless
-// net.core.fb_tunnels_only_for_init_net, readable only in the initial netns, says otherwise).
-const std::map<std::string, std::vector<std::string>>& FallbackTunnels() {
-  static const std::map<std::string, std::vector<std::string>> tunnels = {
-      {"CONFIG_NET_IPIP", {"tunl0"}},    {"CONFIG_NET_IPGRE", {"gre0", "gretap0", "erspan0"}},
-      {"CONFIG_IPV6_SIT", {"sit0"}},     {"CONFIG_IPV6_TUNNEL", {"ip6tnl0"}},
-      {"CONFIG_IPV6_GRE", {"ip6gre0"}},  {"CONFIG_NET_IPVTI", {"ip_vti0"}},
-      {"CONFIG_IPV6_VTI", {"ip6_vti0"}},
-  };
-  return tunnels;
-}
-
-// Names of the fallback tunnels this kernel may create: those of enabled drivers (all of them
-// when the kernel config cannot be read).
-std::set<std::string> PossibleFallbackTunnels() {
-  std::set<std::string> names;
-  for (const auto& [symbol, devices] : FallbackTunnels()) {
-    if (RunningKernelConfig().Enabled(symbol).value_or(true))
-      names.insert(devices.begin(), devices.end());
-  }
-  return names;
-}
-
 std::string ReadFile(const std::string& path) { return ReadTextFile(path).value_or(""); }
 
 std::string Join(const std::vector<std::string>& items) {
@@ -89,137 +55,6 @@ std::string Join(const std::vector<std::string>& items) {
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
   return out;
 }
-
-sockaddr_in Loopback4(uint16_t port) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return sin;
-}
-
-// Whether the netns can use IPv6 (values read there at test time), with the reason if not.
-std::optional<std::string> Ipv6Unusable(int netns_fd) {
-  std::optional<std::string> why;
-  RunInNetns(netns_fd, [&] {
-    if (access("/proc/sys/net/ipv6", F_OK) != 0) {
-      why = "no IPv6 in this kernel (/proc/sys/net/ipv6 is missing)";
-      return;
-    }
-    for (const char* conf : {"all", "default", "lo"}) {
-      std::ifstream in(std::string("/proc/sys/net/ipv6/conf/") + conf + "/disable_ipv6");
-      int value = 0;
-      if (in >> value && value != 0)
-        why = std::string("net.ipv6.conf.") + conf + ".disable_ipv6=" + std::to_string(value) +
-              " in a fresh netns (copied from the host by devconf_inherit_init_net)";
-    }
-  });
-  return why;
-}
-
-// ---------------------------------------------------------------------------------------------
-// B6.4: what a new netns holds
-
-NETNS_TEST(Lifecycle, FreshNetnsHoldsOnlyLoopbackDown, "sem.B6.4.fresh-netns-only-lo-down") {
-  FileDescriptor fresh = CreateNetns();
-  RouteClient rc(fresh.get());
-  const auto tunnels = PossibleFallbackTunnels();
-  std::optional<LinkInfo> lo;
-  for (const auto& link : rc.DumpLinks()) {
-    if (link.name == "lo") {
-      lo = link;
-      continue;
-    }
-    // Anything else may only be a fallback tunnel of an enabled tunnel driver, itself DOWN.
-    EXPECT_TRUE(tunnels.count(link.name)) << "unexpected device in a fresh netns: " << link;
-    EXPECT_FALSE(link.IsUp()) << link;
-    EXPECT_THAT(rc.DumpAddresses(link.ifindex), IsEmpty()) << link;
-  }
-  ASSERT_TRUE(lo.has_value()) << "no lo in a fresh netns";
-  EXPECT_TRUE(lo->flags & IFF_LOOPBACK) << *lo;
-  EXPECT_FALSE(lo->IsUp()) << "lo must start DOWN: " << *lo;
-  EXPECT_THAT(rc.DumpAddresses(lo->ifindex), IsEmpty()) << "lo must start without addresses";
-
-  // Control: the same dump does see a change, so the emptiness above is the netns's.
-  rc.SetUp(lo->ifindex, true);
-  EXPECT_TRUE(rc.GetLink("lo")->IsUp());
-  EXPECT_THAT(rc.DumpAddresses(lo->ifindex), Not(IsEmpty()));
-}
-
-NETNS_TEST(Lifecycle, ConnectBeforeLoUpIsEnetunreach, "sem.B6.4.connect-before-lo-up-enetunreach") {
-  FileDescriptor fresh = CreateNetns();
-  const sockaddr_in closed = Loopback4(9);
-  const auto* sa = reinterpret_cast<const sockaddr*>(&closed);
-  auto attempt = [&](int type, const sockaddr* to) {
-    SyscallResult result;
-    RunInNetns(fresh.get(), [&] {
-      FileDescriptor sock(socket(AF_INET, type | SOCK_CLOEXEC, 0));
-      result.rc = connect(sock.get(), to, sizeof(sockaddr_in));
-      result.err = errno;
-    });
-    return result;
-  };
-  EXPECT_THAT(attempt(SOCK_STREAM, sa), SyscallFailsWithErrno(ENETUNREACH)) << "TCP";
-  EXPECT_THAT(attempt(SOCK_DGRAM, sa), SyscallFailsWithErrno(ENETUNREACH)) << "UDP";
-
-  // bind() to 127.0.0.1 does not need a route and succeeds.
-  SyscallResult bound;
-  RunInNetns(fresh.get(), [&] {
-    FileDescriptor sock(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const sockaddr_in any_port = Loopback4(0);
-    bound.rc = bind(sock.get(), reinterpret_cast<const sockaddr*>(&any_port), sizeof(any_port));
-    bound.err = errno;
-  });
-  EXPECT_THAT(bound, SyscallSucceeds());
-
-  // Control: lo up, and the same connect reaches the (closed) port.
-  RouteClient rc(fresh.get());
-  rc.SetUp(rc.GetLink("lo")->ifindex, true);
-  EXPECT_THAT(attempt(SOCK_STREAM, sa), SyscallFailsWithErrno(ECONNREFUSED));
-}
-
-NETNS_TEST(Lifecycle, LoUpHasLoopbackAddresses, "sem.B6.4.lo-up-has-loopback-addresses") {
-  FileDescriptor fresh = CreateNetns();
-  RouteClient rc(fresh.get());
-  const int lo = rc.GetLink("lo")->ifindex;
-  rc.SetUp(lo, true);
-  const auto no_v6 = Ipv6Unusable(fresh.get());
-  const auto addresses = rc.DumpAddresses(lo);
-  EXPECT_THAT(addresses, Contains("127.0.0.1/8"));
-  if (!no_v6) {
-    EXPECT_THAT(addresses, Contains("::1/128"));
-  }
-
-  // A bound but not listening socket makes a port that is certainly closed.
-  auto refused = [&](int family) {
-    SyscallResult result;
-    RunInNetns(fresh.get(), [&] {
-      sockaddr_storage ss{};
-      socklen_t len;
-      if (family == AF_INET) {
-        *reinterpret_cast<sockaddr_in*>(&ss) = Loopback4(0);
-        len = sizeof(sockaddr_in);
-      } else {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_addr = in6addr_loopback;
-        len = sizeof(sockaddr_in6);
-      }
-      auto* sa = reinterpret_cast<sockaddr*>(&ss);
-      FileDescriptor holder(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      CheckSyscall(bind(holder.get(), sa, len), "bind the closed port");
-      CheckSyscall(getsockname(holder.get(), sa, &len), "getsockname");
-      FileDescriptor client(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      result.rc = connect(client.get(), sa, len);
-      result.err = errno;
-    });
-    return result;
-  };
-  EXPECT_THAT(refused(AF_INET), SyscallFailsWithErrno(ECONNREFUSED)) << "127.0.0.1";
-  if (no_v6) GTEST_SKIP() << "IPv4 checked; ::1 not checked: " << *no_v6;
-  EXPECT_THAT(refused(AF_INET6), SyscallFailsWithErrno(ECONNREFUSED)) << "::1";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Inheritance of the netns by new processes
 
@@ -443,94 +278,8 @@ NETNS_TEST(Lifecycle, UnshareInThreadMovesOnlyThatThread,
   EXPECT_EQ(self_after.st_ino, self_before.st_ino) << "/proc/self/ns/net is the leader's";
   EXPECT_EQ(CurrentNetnsIdentity(), main_before) << "the main thread must stay where it was";
 }
-
 // ---------------------------------------------------------------------------------------------
-// B5.3: the quota charge is given back once teardown is over
-
-NETNS_TEST(Lifecycle, QuotaReleasedAfterTeardown, "sem.B5.3.quota-released-after-teardown",
-           .kconfigs = {"CONFIG_VETH", "CONFIG_USER_NS"}) {
-  // As nobody in a user namespace of its own, whose user.max_net_namespaces (that user
-  // namespace's, never the host's) is set to 2: an observer and a doomed netns fill it.
-  auto child = RunInChild(
-      {.uid = kNobodyUid, .new_user_ns = true, .timeout = std::chrono::milliseconds(30000)},
-      [](ChildChannel& ch) {
-        auto try_create = []() -> long {
-          try {
-            FileDescriptor fd = CreateNetns();
-            return 0;
-          } catch (const SystemError& e) {
-            errno = e.err();
-            return -1;
-          }
-        };
-        {
-          FileDescriptor limit(open("/proc/sys/user/max_net_namespaces", O_WRONLY | O_CLOEXEC));
-          ch.Record("limit", limit ? write(limit.get(), "2", 1) : -1);
-        }
-        FileDescriptor observer = CreateNetns();
-        FileDescriptor doomed = CreateNetns();
-        ch.Record("third-at-limit", try_create());
-        RouteClient(doomed.get()).CreateVeth("va", "vb", observer.get());
-        const int vb = RouteClient(observer.get()).GetLink("vb")->ifindex;
-        EventWatcher watcher(observer.get(), {RTNLGRP_LINK});
-        doomed.reset();  // the only reference: teardown starts
-        const bool torn_down = watcher.WaitLinkDeleted(vb, kTeardownDeadline);
-        ch.Note("torn-down", torn_down ? "yes" : "no");
-        // The charge is dropped at the very end of cleanup_net (after rcu_barrier), later than
-        // the RTM_DELLINK above and with no event of its own: retry, bounded by a deadline.
-        const auto deadline = std::chrono::steady_clock::now() + kTeardownDeadline;
-        long rc = -1;
-        int attempts = 0;
-        do {
-          ++attempts;
-          rc = try_create();
-          if (rc == 0 || errno != ENOSPC) break;
-          sched_yield();
-        } while (torn_down && std::chrono::steady_clock::now() < deadline);
-        ch.Record("after-teardown", rc);
-        ch.Note("attempts", std::to_string(attempts));
-      });
-  ASSERT_TRUE(child.Ok()) << child.Describe();
-  ASSERT_THAT(child.Call("limit"), SyscallSucceeds());
-  EXPECT_THAT(child.Call("third-at-limit"), SyscallFailsWithErrno(ENOSPC))
-      << "control: two live netns fill a limit of 2";
-  ASSERT_EQ(child.notes["torn-down"], "yes") << "no RTM_DELLINK from the doomed netns";
-  EXPECT_THAT(child.Call("after-teardown"), SyscallSucceeds())
-      << "after teardown the freed netns must no longer count; " << child.Describe();
-  ::testing::Test::RecordProperty("attempts_after_dellink", child.notes["attempts"]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// network_namespaces(7): network devices; clone(2): the child's isolated view
-
-NETNS_TEST(Lifecycle, DevicesBelongToOneNetnsEach, "netns7.isolation.network-devices",
-           .kconfigs = {"CONFIG_VETH"}) {
-  FileDescriptor a = CreateNetns(), b = CreateNetns();
-  RouteClient rc_a(a.get()), rc_b(b.get());
-  rc_a.CreateVeth("va", "vb");
-  auto va = rc_a.GetLink("va");
-  ASSERT_TRUE(va.has_value()) << "control: A sees its own device";
-  EXPECT_FALSE(rc_b.GetLink("va").has_value()) << "B must not see A's device by name";
-  EXPECT_FALSE(rc_b.GetLink(va->ifindex).has_value()) << "nor by A's ifindex";
-  try {
-    rc_b.SetUp(va->ifindex, true);
-    ADD_FAILURE() << "B configured ifindex " << va->ifindex << ", which is A's device";
-  } catch (const NetlinkError& e) {
-    EXPECT_EQ(e.err(), ENODEV) << e.what();
-  }
-  EXPECT_FALSE(rc_a.GetLink("va")->IsUp());
-
-  // B's own device of the same name is a different device with its own state.
-  rc_b.CreateVeth("va", "vb");
-  auto va_b = rc_b.GetLink("va");
-  ASSERT_TRUE(va_b.has_value());
-  rc_b.SetUp(va_b->ifindex, true);
-  EXPECT_TRUE(rc_b.GetLink("va")->IsUp());
-  EXPECT_FALSE(rc_a.GetLink("va")->IsUp()) << "setting B's va up changed A's va";
-  std::vector<std::string> names_a;
-  for (const auto& link : rc_a.DumpLinks()) names_a.push_back(link.name);
-  EXPECT_THAT(names_a, UnorderedElementsAre("lo", "va", "vb"));
-}
+// clone(2): the CLONE_NEWNET child's isolated view
 
 // A child made with clone(CLONE_NEWNET) by a process in A sees none of A's devices, addresses,
 // routes, sockets or /proc/net entries; the process that cloned it (control) sees them all.
