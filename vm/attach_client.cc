@@ -13,7 +13,7 @@
 #include "vm/error.h"
 #include "vm/guest_state.h"
 #include "vm/reuse.h"
-#include "vm/reuse_time.h"
+#include "vm/timing.h"
 #include "vm/tools.h"
 #include "vm/unix_io.h"
 

@@ -18,7 +18,7 @@
 #include "vm/janitor.h"
 #include "vm/processes.h"
 #include "vm/reuse.h"
-#include "vm/reuse_time.h"
+#include "vm/timing.h"
 #include "vm/tools.h"
 #include "vm/unix_io.h"
 

@@ -18,7 +18,7 @@
 #include "vm/guest_state.h"
 #include "vm/qemu.h"
 #include "vm/reuse.h"
-#include "vm/reuse_time.h"
+#include "vm/timing.h"
 #include "vm/unix_io.h"
 
 namespace conform::vm {

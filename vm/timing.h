@@ -1,5 +1,5 @@
-// Times of the reuse sandbox (vm/reuse.h): Unix time for meta.json, steady durations in seconds,
-// and seconds as fixed-point text for its messages.
+// Times of the VM code: Unix time (the reuse sandbox's meta.json), steady durations in seconds,
+// and seconds as fixed-point text for messages.
 #pragma once
 
 #include <time.h>
@@ -19,6 +19,9 @@ inline double UnixNow() {
 }
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Seconds from `start` to now.
+inline double Since(Clock::time_point start) { return Seconds(Clock::now() - start); }
 
 inline std::string Fixed(double s, int digits = 2) {
   char buf[32];
