@@ -38,11 +38,6 @@
 namespace conform {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Matches;
-using ::testing::Not;
-using ::testing::StartsWith;
-
 // ---- RunInChild --------------------------------------------------------------------------------
 
 TEST(RunInChild, ANormalReturnIsExitZero) {

@@ -17,6 +17,11 @@
 
 namespace conform {
 
+using ::testing::HasSubstr;
+using ::testing::Matches;
+using ::testing::Not;
+using ::testing::StartsWith;
+
 inline bool FdIsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
 inline ino_t InodeOf(const std::string& path) {

@@ -3,6 +3,8 @@
 // byte anywhere.
 #pragma once
 
+#include <gmock/gmock.h>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -12,6 +14,12 @@
 #include "reports/result_model.h"
 
 namespace conform {
+
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 inline CaseResult Case(std::string id, std::string clause, Status status, std::string reason = "",
                        std::string log = "") {

@@ -29,11 +29,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 TEST(JsonReportTest, RoundTrip) {
   const RunResult run = SampleRun();
   ExpectSameRun(RunResultFromJson(ToJson(run)), run);

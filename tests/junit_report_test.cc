@@ -29,11 +29,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 // Attribute `name` of the first element `tag` at or after `from`.
 std::string Attribute(const std::string& xml, const std::string& tag, const std::string& name,
                       size_t from = 0) {

@@ -42,11 +42,6 @@
 namespace conform {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Matches;
-using ::testing::Not;
-using ::testing::StartsWith;
-
 // ---- KernelConfig ------------------------------------------------------------------------------
 
 TEST(KernelConfig, ValueAndEnabledOnAParsedConfig) {

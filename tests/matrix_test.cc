@@ -20,12 +20,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 // ---------------------------------------------------------------------------------------------
 // Matrix
 

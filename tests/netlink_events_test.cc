@@ -27,16 +27,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AnyOf;
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::Eq;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-using ::testing::UnorderedElementsAre;
-using namespace std::chrono_literals;
-
 TEST(EventWatcherTest, SeesLinkAppearAndLeaveByMove) {
   FileDescriptor a = NewNetns();
   FileDescriptor b = NewNetns();

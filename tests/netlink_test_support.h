@@ -27,6 +27,15 @@
 
 namespace conform {
 
+using ::testing::AnyOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Eq;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+
 using namespace std::chrono_literals;
 
 // Teardown is asynchronous (SEMANTICS.md §9): waits are by event with this deadline.

@@ -28,11 +28,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 std::string WriteRejectionOf(const fs::path& path, const std::string& content) {
   try {
     WriteFileAtomically(path, content);

@@ -20,6 +20,11 @@
 
 namespace conform {
 
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
 namespace fs = std::filesystem;
 
 inline constexpr Status kAllStatuses[] = {Status::kPass,  Status::kFail,    Status::kSkip,

@@ -29,11 +29,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
 TEST(ResultModelTest, StatusNamesRoundTrip) {
   std::vector<std::string> names;
   for (Status status : kAllStatuses) {

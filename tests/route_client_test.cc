@@ -28,16 +28,6 @@
 namespace conform {
 namespace {
 
-using ::testing::AnyOf;
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::Eq;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-using ::testing::UnorderedElementsAre;
-using namespace std::chrono_literals;
-
 TEST(NetlinkErrorTest, WhatCarriesErrnoNameAndExtack) {
   EXPECT_STREQ(NetlinkError("move x", EEXIST, "Name taken").what(),
                "move x: EEXIST (File exists): Name taken");

@@ -26,12 +26,6 @@
 namespace conform::vm {
 namespace {
 
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
-namespace fs = std::filesystem;
-
 struct CpioEntry {
   unsigned mode = 0, rmajor = 0, rminor = 0;
   std::string data;

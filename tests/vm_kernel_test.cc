@@ -26,12 +26,6 @@
 namespace conform::vm {
 namespace {
 
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
-namespace fs = std::filesystem;
-
 std::string Sample() {
   std::string s;
   for (int i = 0; i < 200000; ++i) s += "netns " + std::to_string(i % 977) + "\n";

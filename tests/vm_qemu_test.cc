@@ -26,12 +26,6 @@
 namespace conform::vm {
 namespace {
 
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::Not;
-
-namespace fs = std::filesystem;
-
 TEST(Machine, MicrovmOnlyWhenTheKernelCanUseIt) {
   Kconfig cloud = {{"CONFIG_VIRTIO_MMIO", "m"}, {"CONFIG_ACPI", "y"}, {"CONFIG_VIRTIO_PCI", "m"}};
   std::string why;

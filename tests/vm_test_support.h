@@ -1,11 +1,17 @@
 // Shared by the VM library's unit tests (vm_unit_test): a scratch folder removed with the test.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
 namespace conform::vm {
+
+namespace fs = std::filesystem;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A scratch folder removed with the test.
 class ScratchDir {
