@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runner/run_command.h"
+#include "vm/kernel_cache.h"
 
 namespace conform {
 
@@ -20,6 +21,10 @@ struct VmSelection {
 
   bool chosen() const { return !name.empty() || !kernel_path.empty(); }
 };
+
+// The kernel `selection` names: the user's files, the built no-netns kernel, or a named Debian
+// kernel from the cache (fetched on first use). UsageError or vm::VmError when there is none.
+vm::Kernel ResolveKernel(const VmSelection& selection);
 
 // Exit status as RunCommand's; 2 also when the guest never delivered results (the reports are
 // still written, every case not heard from as MISS with the reason and the console's tail).

@@ -118,17 +118,11 @@ PYEOF
 fi
 
 # bad input: exit 2, one line on stderr naming the problem, nothing on stdout
+check_dir=$work
 expect_usage_error() {
   local name=$1 word=$2
   shift 2
-  local rc=0
-  "$runner" "$@" >"$work/bad.out" 2>"$work/bad.err" </dev/null || rc=$?
-  if [[ $rc -eq 2 && $(wc -l <"$work/bad.err") -eq 1 && ! -s $work/bad.out ]] &&
-    grep -qF -- "$word" "$work/bad.err"; then
-    pass "$name: exit 2, one line: $(cat "$work/bad.err")"
-  else
-    fail "$name: exit $rc, stderr [$(head -c 300 "$work/bad.err")], stdout [$(head -c 100 "$work/bad.out")]"
-  fi
+  expect_refusal_keeping "$work/bad-out" "$name" "" "$word" "$runner" "$@"
 }
 expect_usage_error "unknown option" "--no-such-option" clauses --no-such-option
 expect_usage_error "an argument" "extra" clauses extra

@@ -43,45 +43,14 @@ chmod 755 "$work"
 # shellcheck source=checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
-# The reports of one run, by name, as a listing to compare before and after.
-report_state() {
-  local folder=$1
-  for name in results.json junit.xml journal.jsonl; do
-    if [[ -e $folder/$name ]]; then
-      echo "$name $(sha256sum <"$folder/$name")"
-    fi
-  done
-}
-
 # expect_usage_error NAME WORD OUT_FOLDER COMMAND...
 # The command must exit 2, print exactly one non-empty line on stderr containing WORD (the thing
 # it refuses), nothing on stdout, and leave OUT_FOLDER's reports as they were.
+check_dir=$work
 expect_usage_error() {
   local name=$1 word=$2 out=$3
   shift 3
-  local before after rc=0
-  before=$(report_state "$out")
-  "$@" >"$work/stdout" 2>"$work/stderr" </dev/null || rc=$?
-  after=$(report_state "$out")
-  local lines problems=()
-  lines=$(wc -l <"$work/stderr")
-  [[ $rc -eq 2 ]] || problems+=("exit status $rc, expected 2")
-  if [[ $lines -ne 1 || ! -s $work/stderr ]]; then
-    problems+=("stderr has $lines lines, expected one")
-  elif ! grep -qF -- "$word" "$work/stderr"; then
-    problems+=("the reason does not name '$word'")
-  fi
-  [[ ! -s $work/stdout ]] || problems+=("stdout is not empty: $(head -c 200 "$work/stdout")")
-  [[ $before == "$after" ]] || problems+=("the --out folder $out changed: [$before] -> [$after]")
-  if [[ -z $before && -e $out ]]; then
-    problems+=("the --out folder $out was created")
-  fi
-  if [[ ${#problems[@]} -eq 0 ]]; then
-    pass "$name: exit 2, one line: $(cat "$work/stderr")"
-  else
-    local IFS=';'
-    fail "$name: ${problems[*]} (stderr: $(head -c 400 "$work/stderr" | tr '\n' '|'))"
-  fi
+  expect_refusal_keeping "$out" "$name" "" "$word" "$@"
 }
 
 fault_run=(run --suite-binary "$fault" --timeout 3 -j 2)

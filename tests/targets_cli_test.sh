@@ -28,26 +28,20 @@ trap 'rm -rf "$work"' EXIT
 # shellcheck source=checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
-# expect_usage NAME WORD COMMAND...: exit 2 and exactly one stderr line that contains WORD.
+# expect_usage NAME OUT WORD COMMAND...: exit 2, exactly one stderr line that contains WORD,
+# nothing on stdout, no report in OUT.
+check_dir=$work
 expect_usage() {
-  local name=$1 word=$2
-  shift 2
-  local status=0
-  "$@" >"$work/out" 2>"$work/err" || status=$?
-  local lines
-  lines=$(grep -c . "$work/err" || true)
-  if [[ $status -eq 2 && $lines -eq 1 ]] && grep -q -- "$word" "$work/err"; then
-    pass "$name: exit 2, '$(cat "$work/err")'"
-  else
-    fail "$name: exit $status, $lines stderr lines: $(head -c 300 "$work/err")"
-  fi
+  local name=$1 out=$2 word=$3
+  shift 3
+  expect_refusal_keeping "$out" "$name" "" "$word" "$@"
 }
 
-expect_usage "unknown target" "unknown target 'vax'" "$runner" run --target vax --out "$work/x"
-expect_usage "shard K > N" "--shard '4/3'" "$runner" run --shard 4/3 --out "$work/x"
-expect_usage "shard not K/N" "--shard 'two'" "$runner" run --shard two --out "$work/x"
-expect_usage "target with --vm" "excludes" "$runner" run --target host --vm debian-6.12 --out "$work/x"
-expect_usage "matrix unknown target" "unknown target 'vax'" "$runner" matrix --target host --target vax --out "$work/m"
+expect_usage "unknown target" "$work/x" "unknown target 'vax'" "$runner" run --target vax --out "$work/x"
+expect_usage "shard K > N" "$work/x" "--shard '4/3'" "$runner" run --shard 4/3 --out "$work/x"
+expect_usage "shard not K/N" "$work/x" "--shard 'two'" "$runner" run --shard two --out "$work/x"
+expect_usage "target with --vm" "$work/x" "excludes" "$runner" run --target host --vm debian-6.12 --out "$work/x"
+expect_usage "matrix unknown target" "$work/m" "unknown target 'vax'" "$runner" matrix --target host --target vax --out "$work/m"
 if [[ ! -e $work/x/results.json && ! -e $work/m/matrix.json ]]; then
   pass "bad input wrote no report"
 else

@@ -67,20 +67,13 @@ JSON
 cat >"$work/bad-placeholder.json" <<'JSON'
 {"name": "typo", "ops": {"add": ["ip", "netns", "add", "{nmae}"]}}
 JSON
+check_dir=$work
 expect_usage_error() {
   local name=$1 word=$2
   shift 2
-  local out=$work/bad-out rc=0
-  rm -rf "$out"
-  "$runner" tools --out "$out" "$@" >"$work/stdout" 2>"$work/stderr" || rc=$?
-  local lines
-  lines=$(wc -l <"$work/stderr")
-  if [[ $rc -eq 2 && $lines -eq 1 ]] && grep -q -- "$word" "$work/stderr" &&
-    [[ ! -e $out/results.json ]]; then
-    pass "$name: exit 2, one line ($(cat "$work/stderr"))"
-  else
-    fail "$name: exit $rc, $lines stderr lines, expected 2 and one line with '$word': $(head -c 400 "$work/stderr")"
-  fi
+  rm -rf "$work/bad-out"
+  expect_refusal_keeping "$work/bad-out" "$name" "" "$word" \
+    "$runner" tools --out "$work/bad-out" "$@"
 }
 expect_usage_error "unknown tool" "unknown tool \"no-such-tool\"" --tool no-such-tool
 expect_usage_error "profile not JSON" "not valid JSON" --tool "$work/not-json.json"

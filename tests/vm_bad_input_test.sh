@@ -20,15 +20,8 @@ out=$3
 rm -rf "$out"
 mkdir -p "$out"
 
-failures=0
-check() {
-  if [[ $2 -eq 0 ]]; then
-    echo "PASS $1"
-  else
-    echo "FAIL $1${3:+: $3}"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # expect NAME EXPECTED-STDERR-REGEX PROBE-ARGS...
 expect() {

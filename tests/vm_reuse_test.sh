@@ -37,15 +37,8 @@ subset=(--filter 'Refund.*' --filter 'Lifecycle.*' --filter 'CloneErrors.*')
 had_run_netns=$([[ -e /run/netns ]] && echo yes || echo no)
 had_etc_netns=$([[ -e /etc/netns ]] && echo yes || echo no)
 
-failures=0
-check() {  # check DESCRIPTION STATUS [DETAIL]
-  if [[ $2 -eq 0 ]]; then
-    echo "PASS $1"
-  else
-    echo "FAIL $1${3:+: $3}"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$@"; }
 

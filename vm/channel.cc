@@ -1,5 +1,6 @@
 #include "vm/channel.h"
 
+#include <algorithm>
 #include <sstream>
 #include <utility>
 
@@ -10,18 +11,6 @@ namespace fs = std::filesystem;
 
 namespace conform::vm {
 namespace {
-
-constexpr std::string_view kMarker = "NCVM 1 ";
-
-std::map<std::string, std::string> Fields(std::string_view rest) {
-  std::map<std::string, std::string> fields;
-  std::istringstream words{std::string(rest)};
-  for (std::string word; words >> word;) {
-    const auto eq = word.find('=');
-    if (eq != std::string::npos) fields[word.substr(0, eq)] = word.substr(eq + 1);
-  }
-  return fields;
-}
 
 std::optional<size_t> ParseSize(const std::map<std::string, std::string>& fields) {
   auto it = fields.find("size");
@@ -63,6 +52,22 @@ fs::path SafeRelative(const std::string& name) {
 
 }  // namespace
 
+std::map<std::string, std::string> MarkerFields(std::string_view words) {
+  std::map<std::string, std::string> fields;
+  std::istringstream in{std::string(words)};
+  for (std::string word; in >> word;) {
+    const auto eq = word.find('=');
+    if (eq != std::string::npos) fields[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return fields;
+}
+
+std::string MarkerKind(std::string_view line) {
+  if (line.rfind(kMarker, 0) != 0) return "";
+  line.remove_prefix(kMarker.size());
+  return std::string(line.substr(0, line.find(' ')));
+}
+
 ChannelContents ParseChannel(std::string_view bytes) {
   ChannelContents c;
   size_t at = 0;
@@ -81,7 +86,7 @@ ChannelContents ParseChannel(std::string_view bytes) {
     if (line.rfind(kMarker, 0) != 0) continue;  // not ours; tolerated
     const std::string_view rest = line.substr(kMarker.size());
     const std::string kind(rest.substr(0, rest.find(' ')));
-    const auto fields = Fields(rest.substr(kind.size()));
+    const auto fields = MarkerFields(rest.substr(kind.size()));
     if (kind == "BOOTED") {
       c.booted = true;
       c.booted_fields = fields;
@@ -155,6 +160,45 @@ void ExtractTar(std::string_view tar, const fs::path& dir, size_t max_bytes) {
     }
     // Anything else (links, devices, pax headers) is skipped: the results folder holds files.
   }
+}
+
+size_t ChannelScanner::Feed(std::string_view bytes,
+                            const std::function<void(std::string_view)>& on_line) {
+  size_t at = 0;
+  while (at < bytes.size() && !ended_ && !broken_) {
+    if (skip_ > 0) {
+      const size_t n = static_cast<size_t>(std::min<unsigned long long>(skip_, bytes.size() - at));
+      skip_ -= n;
+      at += n;
+      continue;
+    }
+    const size_t nl = bytes.find('\n', at);
+    if (nl == std::string_view::npos) {
+      line_.append(bytes.substr(at));
+      at = bytes.size();
+      if (line_.size() > kMaxMarkerLine) broken_ = true;
+      break;
+    }
+    line_.append(bytes.substr(at, nl - at));
+    at = nl + 1;
+    const std::string line = std::exchange(line_, std::string());
+    const std::string kind = MarkerKind(line);
+    if (kind.empty()) continue;  // J lines and anything else
+    if (on_line) on_line(line);
+    if (kind == "END") {
+      ended_ = true;
+    } else if (kind == "DMESG" || kind == "RUNLOG" || kind == "RESULTS") {
+      const auto fields = MarkerFields(line);
+      auto it = fields.find("size");
+      if (it == fields.end() || it->second.empty() || it->second.size() > 15 ||
+          it->second.find_first_not_of("0123456789") != std::string::npos) {
+        broken_ = true;
+      } else {
+        skip_ = std::stoull(it->second);
+      }
+    }
+  }
+  return at;
 }
 
 }  // namespace conform::vm

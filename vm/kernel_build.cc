@@ -16,19 +16,15 @@
 #include "vm/error.h"
 #include "vm/file_lock.h"
 #include "vm/no_netns_config.h"  // generated from vm/no-netns.config
+#include "vm/timing.h"
 #include "vm/tools.h"
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace conform::vm {
 namespace {
 
 constexpr const char* kArch = "ARCH=x86_64";
-
-double Since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::string Seconds(double s) {
   char buf[32];

@@ -15,19 +15,15 @@
 #include "vm/error.h"
 #include "vm/file_lock.h"
 #include "vm/kernel_image.h"
+#include "vm/timing.h"
 #include "vm/tools.h"
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace conform::vm {
 namespace {
 
 constexpr const char* kManifest = "kernel.json";
-
-double Since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 const KernelSpec* FindSpec(const std::string& name) {
   for (const auto& spec : KnownKernels())
@@ -114,21 +110,6 @@ std::optional<Kernel> ReadManifest(const fs::path& dir) {
   k.system_map = Abs(j.value("system_map", ""), dir);
   if (k.boot_image.empty() || !fs::exists(k.boot_image, ec)) return std::nullopt;
   return k;
-}
-
-// Writes <dir>/vmlinux when the bzImage holds one qemu can start through PVH; returns the image
-// qemu should boot.
-fs::path PrepareBootImage(const std::string& image_bytes, const fs::path& image,
-                          const fs::path& dir) {
-  std::optional<std::string> elf;
-  try {
-    elf = ExtractVmlinux(image_bytes);
-  } catch (const VmError&) {
-    elf.reset();  // an unreadable payload: the bzImage boots the slow way
-  }
-  if (!elf || !ElfHasPvhNote(*elf)) return image;
-  WriteFileReplacing(dir / "vmlinux", *elf, 0644);
-  return dir / "vmlinux";
 }
 
 // lib/modules/<release> in an unpacked package (Debian 12 ships /lib/modules; later /usr/lib).
@@ -360,88 +341,6 @@ Kernel KernelCache::Adopt(const std::string& name, const UserKernelPaths& paths)
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
   return *Cached(name);
-}
-
-Kernel UserKernel(const UserKernelPaths& paths, const fs::path& cache_root) {
-  std::error_code ec;
-  if (paths.kernel.empty() || !fs::is_regular_file(paths.kernel, ec))
-    throw VmError("--vm-kernel " + paths.kernel.string() + ": no such file");
-  if (!paths.config.empty() && !fs::is_regular_file(paths.config, ec))
-    throw VmError("--vm-config " + paths.config.string() + ": no such file");
-  if (!paths.modules.empty() && !fs::is_directory(paths.modules, ec))
-    throw VmError("--vm-modules " + paths.modules.string() + ": no such folder");
-
-  Kernel k;
-  k.name = "user";
-  k.image = fs::absolute(paths.kernel);
-  const std::string bytes = ReadFile(k.image);
-  const auto info = InspectKernelImage(bytes, paths.kernel.string());
-  if (info.format == ImageFormat::kElf && !info.pvh) {
-    throw VmError(paths.kernel.string() +
-                  " is an ELF vmlinux without a PVH entry note (CONFIG_PVH): give the bzImage");
-  }
-  k.version = info.version;
-  k.release = info.release;
-
-  ContentHash hash;
-  hash.Add(bytes);
-  const fs::path dir = cache_root / "kernels" / ("user-" + hash.Hex().substr(0, 16));
-  fs::create_directories(dir, ec);
-  if (ec) throw VmError("cannot create " + dir.string() + ": " + ec.message());
-  k.boot_image = k.image;
-  if (info.format == ImageFormat::kBzImage) {
-    if (fs::exists(dir / "vmlinux")) {
-      k.boot_image = dir / "vmlinux";
-    } else {
-      k.boot_image = PrepareBootImage(bytes, k.image, dir);
-    }
-  }
-
-  if (!paths.config.empty()) {
-    k.config = fs::absolute(paths.config);
-    k.config_source = "--vm-config";
-  } else {
-    std::optional<std::string> ikconfig;
-    if (k.boot_image != k.image) ikconfig = ExtractIkconfig(ReadFile(k.boot_image));
-    if (!ikconfig) ikconfig = ExtractIkconfig(bytes);
-    if (ikconfig) {
-      WriteFileReplacing(dir / "config", *ikconfig);
-      k.config = dir / "config";
-      k.config_source = "ikconfig";
-    }
-  }
-
-  if (!paths.modules.empty()) {
-    const fs::path m = fs::absolute(paths.modules);
-    for (const fs::path& candidate : {m / "lib" / "modules" / k.release, m / k.release, m}) {
-      if (fs::is_directory(candidate, ec)) {
-        k.modules_dir = candidate;
-        break;
-      }
-    }
-  }
-  return k;
-}
-
-Kconfig ReadKconfig(const fs::path& path) {
-  Kconfig config;
-  if (path.empty()) return config;
-  std::string text = ReadFile(path);
-  if (text.size() > 2 && static_cast<unsigned char>(text[0]) == 0x1f &&
-      static_cast<unsigned char>(text[1]) == 0x8b)
-    text = Gunzip(text);
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("CONFIG_", 0) != 0) continue;
-    const auto eq = line.find('=');
-    if (eq != std::string::npos) config[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return config;
-}
-
-std::string KconfigValue(const Kconfig& config, const std::string& symbol) {
-  auto it = config.find(symbol);
-  return it == config.end() ? "n" : it->second;
 }
 
 }  // namespace conform::vm

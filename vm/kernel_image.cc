@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "vm/error.h"
+#include "vm/tools.h"
 
 namespace conform::vm {
 namespace {
@@ -274,6 +275,20 @@ std::string DecompressModule(const std::string& file_name, std::string_view byte
   if (ends(".ko.gz")) return Gunzip(bytes);
   if (ends(".ko.zst")) return Unzstd(bytes);
   throw VmError("unknown module compression: " + file_name);
+}
+
+std::filesystem::path PrepareBootImage(const std::string& image_bytes,
+                                       const std::filesystem::path& image,
+                                       const std::filesystem::path& dir) {
+  std::optional<std::string> elf;
+  try {
+    elf = ExtractVmlinux(image_bytes);
+  } catch (const VmError&) {
+    elf.reset();  // an unreadable payload: the bzImage boots the slow way
+  }
+  if (!elf || !ElfHasPvhNote(*elf)) return image;
+  WriteFileReplacing(dir / "vmlinux", *elf, 0644);
+  return dir / "vmlinux";
 }
 
 }  // namespace conform::vm

@@ -2,6 +2,7 @@
 // through its PVH entry, which skips the in-guest decompression (slow under TCG: DESIGN.md §6).
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,12 @@ std::string Unzstd(std::string_view data);
 // LZ4 "legacy" frames, as the kernel's own lz4 compression writes them; stops at
 // `expected_size` when it is non-zero (a bzImage payload ends with its decompressed size).
 std::string Unlz4Legacy(std::string_view data, size_t expected_size = 0);
+
+// Writes <dir>/vmlinux when the bzImage (`image`, whose bytes are `image_bytes`) holds one qemu
+// can start through PVH; returns the image qemu should boot (`image` otherwise).
+std::filesystem::path PrepareBootImage(const std::string& image_bytes,
+                                       const std::filesystem::path& image,
+                                       const std::filesystem::path& dir);
 
 // A module file's bytes decompressed by its name: .ko as it is, .ko.xz, .ko.gz, .ko.zst.
 std::string DecompressModule(const std::string& file_name, std::string_view bytes);

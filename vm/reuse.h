@@ -35,6 +35,11 @@
 // (it still reports). A client that goes away mid-run aborts the run; the supervisor drains the
 // guest's output to END and the guest is ready again. A connection that ends before END: the
 // guest went away (crash, panic, `vm stop`).
+//
+// Where it lives: vm/guest_state.cc (state folders, meta.json, ListGuests, FindGuest),
+// vm/guest_start_stop.cc (StartGuest, StopGuest), vm/janitor.cc, vm/supervisor.cc (boot) and
+// vm/supervisor_serve.cc (the control socket and the runs), vm/attach_client.cc (AttachRun);
+// ChannelScanner is in vm/channel.h.
 #pragma once
 
 #include <sys/types.h>
@@ -48,6 +53,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vm/channel.h"
 #include "vm/vm_run.h"
 
 namespace conform::vm {
@@ -112,6 +118,10 @@ std::optional<GuestInfo> FindGuest(const std::string& name);
 GuestInfo StopGuest(const std::string& name,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// A run request carries at most this many runner arguments, each at most this long.
+inline constexpr int kMaxRunArgs = 256;
+inline constexpr size_t kMaxRunArgBytes = 4096;
+
 struct AttachOptions {
   std::string name;
   // Appended to `netns-conform run --out /results-<n> [--spare-nic <guest NIC>]` in the guest.
@@ -136,26 +146,5 @@ struct AttachResult {
 // Runs the suite once in a running guest. VmError (one line) when no guest of that name runs,
 // it is still booting, or another run is attached.
 AttachResult AttachRun(const AttachOptions& options);
-
-// Follows the channel's framing (vm/channel.h) as bytes arrive: marker lines, J lines, and
-// the payloads of DMESG/RUNLOG/RESULTS frames skipped by their size. Used by the supervisor to
-// find the end of a run in the guest's stream and by the attach client.
-class ChannelScanner {
- public:
-  // Consumes bytes up to and including the first END line (or all of them); returns how many.
-  // `on_line` (optional) gets every marker line ("NCVM 1 ..."), without its newline.
-  size_t Feed(std::string_view bytes,
-              const std::function<void(std::string_view)>& on_line = nullptr);
-  bool ended() const { return ended_; }
-  // Ready for the next run's bytes.
-  void Reset() { *this = ChannelScanner(); }
-  // A line longer than this, or a bad frame size, makes the stream unreadable.
-  bool broken() const { return broken_; }
-
- private:
-  std::string line_;
-  unsigned long long skip_ = 0;
-  bool ended_ = false, broken_ = false;
-};
 
 }  // namespace conform::vm

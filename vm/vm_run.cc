@@ -118,6 +118,25 @@ class WorkDir {
 
 std::string TailLines(const std::string& text, size_t max_lines) { return Tail(text, max_lines); }
 
+void NoteRunnerFailed(const ChannelContents& ch, VmRunResult& r) {
+  std::string said = Tail(ch.runner_log.value_or(""), 1);
+  while (!said.empty() && said.back() == '\n') said.pop_back();
+  r.results_dir.clear();
+  r.failure = "the runner in the guest exited with status " + std::to_string(r.runner_status) +
+              " without writing results.json" + (said.empty() ? "" : ": " + said);
+}
+
+void NoteIncompleteRun(const ChannelContents& ch, const std::string& console,
+                       const fs::path& vm_dir, VmRunResult& r) {
+  if (!r.kernel_problems.empty()) r.failure += "; the kernel said: " + r.kernel_problems.front();
+  r.console_tail = Tail(console, 40);
+  if (!ch.journal.empty()) {
+    std::string lines;
+    for (const auto& line : ch.journal) lines += line + "\n";
+    WriteFileReplacing(vm_dir / "journal.partial.jsonl", lines);
+  }
+}
+
 std::string CollectChannel(const ChannelContents& ch, const std::string& console,
                            const fs::path& out_dir, VmRunResult& r) {
   const fs::path vm_dir = out_dir / "vm";
@@ -341,11 +360,7 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
       r.outcome = VmOutcome::kCompleted;
     } else {
       r.outcome = VmOutcome::kRunnerFailed;
-      std::string said = Tail(ch.runner_log.value_or(""), 1);
-      while (!said.empty() && said.back() == '\n') said.pop_back();
-      r.results_dir.clear();
-      r.failure = "the runner in the guest exited with status " + std::to_string(r.runner_status) +
-                  " without writing results.json" + (said.empty() ? "" : ": " + said);
+      NoteRunnerFailed(ch, r);
     }
   } else if (q.run_timed_out) {
     r.outcome = VmOutcome::kTimedOut;
@@ -358,15 +373,7 @@ VmRunResult RunSuiteInVm(const VmRunOptions& o) {
                                              " without sending its results" +
                                              (ch.error.empty() ? "" : " (" + ch.error + ")");
   }
-  if (r.outcome != VmOutcome::kCompleted) {
-    if (!r.kernel_problems.empty()) r.failure += "; the kernel said: " + r.kernel_problems.front();
-    r.console_tail = Tail(console, 40);
-    if (!ch.journal.empty()) {
-      std::string lines;
-      for (const auto& line : ch.journal) lines += line + "\n";
-      WriteFileReplacing(vm_dir / "journal.partial.jsonl", lines);
-    }
-  }
+  if (r.outcome != VmOutcome::kCompleted) NoteIncompleteRun(ch, console, vm_dir, r);
   r.total_s = std::chrono::duration<double>(Clock::now() - start).count();
   return r;
 }

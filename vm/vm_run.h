@@ -114,6 +114,15 @@ std::string CollectChannel(const ChannelContents& ch, const std::string& console
 // The last `max_lines` lines of `text`.
 std::string TailLines(const std::string& text, size_t max_lines);
 
+// The runner in the guest ended without writing results.json: r.failure says so, with the last
+// line of its log; r.results_dir is cleared.
+void NoteRunnerFailed(const ChannelContents& ch, VmRunResult& r);
+
+// A run that did not complete: the kernel's first problem appended to r.failure, the console's
+// last 40 lines in r.console_tail, the journal streamed so far in vm_dir/journal.partial.jsonl.
+void NoteIncompleteRun(const ChannelContents& ch, const std::string& console,
+                       const std::filesystem::path& vm_dir, VmRunResult& r);
+
 // Runs the suite in a guest. Throws VmError (one line: bad input or infrastructure, the caller
 // exits 2) before qemu starts: no qemu, a kernel that cannot run the initramfs (no virtio
 // transport or console, no initrd support), missing binaries. From the first boot on, every

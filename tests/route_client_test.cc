@@ -1,7 +1,6 @@
-// Unit tests of fixtures/netlink: every call runs against throwaway network namespaces that the
-// test creates, so nothing here can touch the host's devices or settings.
-#include "fixtures/netlink.h"
-
+// Unit tests of RouteClient and NetlinkError (fixtures/netlink.h): every call runs against
+// throwaway network namespaces that the test creates, so nothing here can touch the host's
+// devices or settings.
 #include <fcntl.h>
 #include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
@@ -21,117 +20,13 @@
 #include <vector>
 
 #include "fixtures/fd.h"
+#include "fixtures/netlink.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/netlink_test_support.h"
 
 namespace conform {
 namespace {
-
-using ::testing::AnyOf;
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::Eq;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-using ::testing::UnorderedElementsAre;
-using namespace std::chrono_literals;
-
-// Teardown is asynchronous (SEMANTICS.md §9): waits are by event with this deadline.
-constexpr auto kTeardownDeadline = 10s;
-
-// Runs fn in a fresh thread and rethrows what it threw: the thread may change its netns freely.
-template <typename Fn>
-void RunInNewThread(Fn fn) {
-  std::exception_ptr error;
-  std::thread([&] {
-    try {
-      fn();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }).join();
-  if (error) std::rethrow_exception(error);
-}
-
-FileDescriptor OpenThreadNetns() {
-  return FileDescriptor(static_cast<int>(
-      CheckSyscall(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), "open netns")));
-}
-
-// A throwaway netns whose only reference is the returned fd: a thread unshares, opens its netns
-// file and exits (unshare(CLONE_NEWNET) affects only the calling thread, SEMANTICS.md B5.2).
-FileDescriptor NewNetns() {
-  FileDescriptor fd;
-  RunInNewThread([&] {
-    CheckSyscall(unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
-    fd = OpenThreadNetns();
-  });
-  return fd;
-}
-
-// A thread parked in a new netns until destruction, so that its tid names that netns (for
-// IFLA_NET_NS_PID, which looks the id up with find_task_by_vpid: thread ids work).
-class NetnsThread {
- public:
-  NetnsThread() {
-    std::future<pid_t> tid = started_.get_future();
-    thread_ = std::thread([this, released = release_.get_future()] {
-      try {
-        CheckSyscall(unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
-        netns_ = OpenThreadNetns();
-        started_.set_value(gettid());
-      } catch (...) {
-        started_.set_exception(std::current_exception());
-        return;
-      }
-      released.wait();
-    });
-    try {
-      tid_ = tid.get();
-    } catch (...) {
-      thread_.join();
-      throw;
-    }
-  }
-  ~NetnsThread() {
-    release_.set_value();
-    thread_.join();
-  }
-  pid_t tid() const { return tid_; }
-  int netns_fd() const { return netns_.get(); }
-
- private:
-  std::promise<pid_t> started_;
-  std::promise<void> release_;
-  std::thread thread_;
-  FileDescriptor netns_;
-  pid_t tid_ = 0;
-};
-
-// The NetlinkError fn throws, or nullopt (and a test failure) if it throws none.
-template <typename Fn>
-std::optional<NetlinkError> NetlinkErrorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const NetlinkError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a NetlinkError";
-  return std::nullopt;
-}
-
-std::vector<std::string> Names(const std::vector<LinkInfo>& links) {
-  std::vector<std::string> names;
-  for (const LinkInfo& link : links) names.push_back(link.name);
-  return names;
-}
-
-int IndexOf(RouteClient& client, const std::string& name) {
-  std::optional<LinkInfo> link = client.GetLink(name);
-  if (!link) throw std::runtime_error("no link " + name);
-  return link->ifindex;
-}
 
 TEST(NetlinkErrorTest, WhatCarriesErrnoNameAndExtack) {
   EXPECT_STREQ(NetlinkError("move x", EEXIST, "Name taken").what(),
@@ -403,97 +298,6 @@ TEST(RouteClientTest, Nsids) {
   auto bad_fd = NetlinkErrorOf([&] { ca.GetNsid(-1); });
   ASSERT_TRUE(bad_fd);
   EXPECT_EQ(bad_fd->err(), EBADF) << bad_fd->what();
-}
-
-TEST(EventWatcherTest, SeesLinkAppearAndLeaveByMove) {
-  FileDescriptor a = NewNetns();
-  FileDescriptor b = NewNetns();
-  RouteClient ca(a.get());
-  RouteClient cb(b.get());
-  ca.SetNsid(b.get(), 5);
-  EventWatcher in_a(a.get(), {RTNLGRP_LINK});
-  EventWatcher in_b(b.get(), {RTNLGRP_LINK});
-  ca.CreateVeth("va", "vb");
-  EXPECT_TRUE(in_a.WaitLinkAppeared("va", kTeardownDeadline));
-  int va = IndexOf(ca, "va");
-
-  ca.MoveToNetns(va, b.get());
-  std::optional<LinkEvent> left = in_a.WaitLink(
-      [&](const LinkEvent& e) { return e.type == RTM_DELLINK && e.link.ifindex == va; },
-      kTeardownDeadline);
-  ASSERT_TRUE(left.has_value());
-  EXPECT_EQ(left->link.new_netnsid, 5) << left->link;
-  EXPECT_TRUE(in_b.WaitLinkAppeared("va", kTeardownDeadline));
-  EXPECT_EQ(left->link.new_ifindex, IndexOf(cb, "va"));
-}
-
-TEST(EventWatcherTest, TimesOutWithoutMatchingEvent) {
-  FileDescriptor a = NewNetns();
-  EventWatcher watcher(a.get(), {RTNLGRP_LINK});
-  EXPECT_FALSE(watcher.WaitLinkAppeared("never", 20ms));
-  EXPECT_FALSE(watcher.WaitNsid([](const NsidEvent&) { return true; }, 0ms).has_value());
-}
-
-// The headline veth behaviour: closing the last fd of a netns destroys the veth end inside it and
-// its peer in the observer netns. DELNSID comes first and stays queued while we wait for DELLINK.
-TEST(EventWatcherTest, SeesPeerDeletedWhenNetnsFdCloses) {
-  FileDescriptor observer = NewNetns();
-  FileDescriptor victim = NewNetns();
-  RouteClient co(observer.get());
-  co.CreateVeth("obs0", "vic0", victim.get());
-  int obs0 = IndexOf(co, "obs0");
-  // Reporting obs0's link netns already gave the victim an nsid in the observer.
-  int nsid = co.GetNsid(victim.get());
-  ASSERT_GE(nsid, 0);
-  EventWatcher watcher(observer.get(), {RTNLGRP_LINK, RTNLGRP_NSID});
-
-  victim.reset();
-  EXPECT_TRUE(watcher.WaitLinkDeleted(obs0, kTeardownDeadline));
-  EXPECT_TRUE(
-      watcher
-          .WaitNsid([&](const NsidEvent& e) { return e.type == RTM_DELNSID && e.nsid == nsid; },
-                    kTeardownDeadline)
-          .has_value());
-  EXPECT_THAT(Names(co.DumpLinks()), ElementsAre("lo"));
-  EXPECT_THAT(co.DumpNsids(), IsEmpty());
-}
-
-// A netlink socket pins its netns (SEMANTICS.md B4.2): the netns dies with the client, not the fd.
-TEST(EventWatcherTest, RouteClientKeepsItsNetnsAlive) {
-  FileDescriptor observer = NewNetns();
-  FileDescriptor victim = NewNetns();
-  RouteClient co(observer.get());
-  co.CreateVeth("obs0", "vic0", victim.get());
-  int obs0 = IndexOf(co, "obs0");
-  EventWatcher watcher(observer.get(), {RTNLGRP_LINK});
-  std::optional<RouteClient> in_victim(std::in_place, victim.get());
-
-  victim.reset();
-  EXPECT_FALSE(watcher.WaitLinkDeleted(obs0, 100ms));
-  EXPECT_TRUE(in_victim->GetLink("vic0").has_value());
-  in_victim.reset();
-  EXPECT_TRUE(watcher.WaitLinkDeleted(obs0, kTeardownDeadline));
-}
-
-TEST(EventWatcherTest, OverrunIsAnError) {
-  FileDescriptor a = NewNetns();
-  RouteClient ca(a.get());
-  EventWatcher watcher(a.get(), {RTNLGRP_LINK});
-  int tiny = 1;  // the kernel rounds up to its minimum, a few KiB
-  ASSERT_EQ(setsockopt(watcher.fd(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof(tiny)), 0);
-  for (int i = 0; i < 100; ++i) ca.SetUp(1, i % 2 == 0);
-  try {
-    watcher.WaitLink([](const LinkEvent&) { return false; }, kTeardownDeadline);
-    ADD_FAILURE() << "the overrun went unreported";
-  } catch (const SystemError& e) {
-    EXPECT_EQ(e.err(), ENOBUFS) << e.what();
-  }
-  // The watcher stays usable after reporting the loss.
-  ca.SetUp(1, true);
-  EXPECT_TRUE(watcher
-                  .WaitLink([](const LinkEvent& e) { return e.link.ifindex == 1 && e.link.IsUp(); },
-                            kTeardownDeadline)
-                  .has_value());
 }
 
 }  // namespace
