@@ -63,7 +63,7 @@ std::string WaitStatusText(int status) {
 
 std::unique_ptr<ForkServer> ForkServer::Start(const std::filesystem::path& suite_binary,
                                               const std::map<std::string, std::string>& env,
-                                              const std::filesystem::path& log,
+                                              const std::filesystem::path& log, int spares,
                                               std::string* unsupported) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
@@ -75,8 +75,8 @@ std::unique_ptr<ForkServer> ForkServer::Start(const std::filesystem::path& suite
   try {
     server->process_ = std::make_unique<bp::child>(
         suite_binary.string(), kServeFdFlag + std::to_string(theirs.get()),
-        (bp::std_out & bp::std_err) > log.string(), bp::std_in < bp::null, environment,
-        ServerProcessSetup{.sock = theirs.get()});
+        kSparesFlag + std::to_string(spares), (bp::std_out & bp::std_err) > log.string(),
+        bp::std_in < bp::null, environment, ServerProcessSetup{.sock = theirs.get()});
   } catch (const std::exception& e) {
     throw InfrastructureError("cannot start the fork server " + suite_binary.string() + ": " +
                               e.what());

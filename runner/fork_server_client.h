@@ -36,9 +36,10 @@ class ForkServer {
   // for it to be ready. Its own output goes to `log`. Returns nullptr when the suite binary says
   // the kernel lacks what it needs (clone3), with the reason in *unsupported. Throws
   // InfrastructureError when it cannot be started or dies before it is ready.
+  // It keeps `spares` sandboxes ready (the runner's -j).
   static std::unique_ptr<ForkServer> Start(const std::filesystem::path& suite_binary,
                                            const std::map<std::string, std::string>& env,
-                                           const std::filesystem::path& log,
+                                           const std::filesystem::path& log, int spares,
                                            std::string* unsupported);
   ~ForkServer();  // closes the socket (the server then kills what is left) and reaps it
 

@@ -30,7 +30,8 @@ class ForkServerLauncher : public CaseLauncher {
   // Starts the server; false when the kernel lacks what it needs.
   bool StartServer(std::string* unsupported) {
     server_ = ForkServer::Start(options_.suite_binary, options_.extra_env,
-                                options_.out_dir / "logs" / "fork-server.log", unsupported);
+                                options_.out_dir / "logs" / "fork-server.log", options_.jobs,
+                                unsupported);
     return server_ != nullptr;
   }
 
