@@ -58,6 +58,13 @@ fault_run=(run --suite-binary "$fault" --timeout 3 -j 2)
 # --- bad input ---------------------------------------------------------------------------------
 expect_usage_error "unknown launcher" "--launcher" "$work/out-launcher" \
   "$runner" "${fault_run[@]}" --launcher spawn --out "$work/out-launcher"
+# The suite binary as the fork server refuses what is not a socket, and a spare count out of range.
+expect_refusal_keeping "$work/out-serve" "suite: --netns_conform_serve_fd on a non-socket" \
+  "netns-conform-suite:" "not an open socket" "$suite" --netns_conform_serve_fd=0
+expect_refusal_keeping "$work/out-serve" "suite: --netns_conform_serve_fd=abc" \
+  "netns-conform-suite:" "not an open socket" "$suite" --netns_conform_serve_fd=abc
+expect_refusal_keeping "$work/out-serve" "suite: --netns_conform_spares=-1" \
+  "netns-conform-suite:" "0 to 256" "$suite" --netns_conform_spares=-1
 expect_usage_error "unknown option" "--no-such-option" "$work/out-option" \
   "$runner" --no-such-option run --out "$work/out-option"
 expect_usage_error "unknown option of run" "--no-such-option" "$work/out-run-option" \
