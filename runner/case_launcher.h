@@ -43,8 +43,8 @@ class CaseLauncher {
 };
 
 // The launcher `options` ask for; the exec launcher where the fork server cannot serve (a
-// wrapper, a case with extra arguments, a kernel without clone3: then a note on stderr says so).
-// Throws InfrastructureError when the fork server cannot be started.
+// wrapper, a case with extra arguments), and, with a note on stderr, where it does not start (a
+// kernel without clone3, a suite binary that cannot serve).
 std::unique_ptr<CaseLauncher> MakeCaseLauncher(const ExecutorOptions& options,
                                                const std::vector<PlannedCase>& plan);
 
