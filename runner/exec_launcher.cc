@@ -3,7 +3,6 @@
 // Boost.Process in a process group of its own.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 // Boost.Process offers vfork only where the feature macros predate POSIX.1-2008, which _GNU_SOURCE
@@ -16,21 +15,21 @@
 
 #include "runner/case_launcher.h"
 #include "runner/sandbox.h"
+#include "vm/child_setup.h"
 
 namespace bp = boost::process;
 
 namespace conform {
 namespace {
 
-// Runs in the forked child before exec: its own process group (so a timeout can kill the case
-// and everything it started), death with the runner, and the signal mask the runner blocked for
-// its signalfd restored to empty.
-struct CaseProcessSetup : bp::extend::handler {
+// Runs in the forked child before exec, before vm::ChildSetup (its own process group, so a
+// timeout can kill the case and everything it started; death with the runner; no signal
+// blocked): hands the case its result fd.
+struct ResultFdSetup : bp::extend::handler {
   int result_fd;  // opened close-on-exec in the runner; this case alone inherits it
   // Instead, as its stdin (the fd is write-only, appending): for a wrapper that passes on stdio
   // only.
   bool result_as_stdin = false;
-  pid_t runner = getpid();  // evaluated in the runner, before the fork
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
@@ -39,13 +38,6 @@ struct CaseProcessSetup : bp::extend::handler {
     } else {
       fcntl(result_fd, F_SETFD, 0);
     }
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // A runner killed between the fork and the prctl sends no death signal: never outlive it.
-    if (getppid() != runner) _exit(kSandboxSetupFailed);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
   }
 };
 
@@ -83,8 +75,8 @@ class ExecLauncher : public CaseLauncher {
     cases_[token] = std::make_unique<bp::child>(
         program, bp::args(args), (bp::std_out & bp::std_err) > log_file.string(),
         bp::std_in < bp::null, env_,
-        CaseProcessSetup{.result_fd = result_fd, .result_as_stdin = options_.result_via_stdin},
-        bp::posix::use_vfork);
+        ResultFdSetup{.result_fd = result_fd, .result_as_stdin = options_.result_via_stdin},
+        vm::ChildSetup(getpid()), bp::posix::use_vfork);
   }
 
   void Kill(size_t token) override {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "fixtures/pidfd.h"
 #include "runner/plan.h"
 #include "runner/sandbox.h"
+#include "vm/child_setup.h"
 
 namespace bp = boost::process;
 
@@ -32,22 +32,15 @@ constexpr int kReadyTimeoutMs = 60000;
 // How long the server may take to kill and reap the inits still running once the socket closes.
 constexpr int kShutdownTimeoutMs = 10000;
 
-// In the forked child before exec: the server's socket survives the exec, the server gets its
-// own process group (a terminal's ^C reaches the runner alone, which then stops the cases), dies
-// with the runner, and starts with no signal blocked.
-struct ServerProcessSetup : bp::extend::handler {
+// In the forked child before exec: the server's socket survives the exec. vm::ChildSetup then
+// gives the server its own process group (a terminal's ^C reaches the runner alone, which then
+// stops the cases), its death with the runner, and no signal blocked.
+struct ServerSocketSetup : bp::extend::handler {
   int sock;
-  pid_t runner = getpid();  // evaluated in the runner, before the fork
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
     fcntl(sock, F_SETFD, 0);
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != runner) _exit(kSandboxSetupFailed);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
   }
 };
 
@@ -76,7 +69,8 @@ std::unique_ptr<ForkServer> ForkServer::Start(const std::filesystem::path& suite
     server->process_ = std::make_unique<bp::child>(
         suite_binary.string(), kServeFdFlag + std::to_string(theirs.get()),
         kSparesFlag + std::to_string(spares), (bp::std_out & bp::std_err) > log.string(),
-        bp::std_in < bp::null, environment, ServerProcessSetup{.sock = theirs.get()});
+        bp::std_in < bp::null, environment, ServerSocketSetup{.sock = theirs.get()},
+        vm::ChildSetup(getpid()));
   } catch (const std::exception& e) {
     throw InfrastructureError("cannot start the fork server " + suite_binary.string() + ": " +
                               e.what());

@@ -1,7 +1,7 @@
-// Runs in every child the VM library forks, before exec (the runner's CaseProcessSetup does the
-// same for cases): a process group of its own, so a watchdog kills the child and everything it
-// started; SIGKILL when the starting thread dies; an empty signal mask (the runner blocks signals
-// for its signalfd).
+// Runs in every child the VM library forks, before exec, and in the children the runner starts
+// for its cases (runner/exec_launcher.cc, runner/fork_server_client.cc): a process group of its
+// own, so a watchdog kills the child and everything it started; SIGKILL when the starting thread
+// dies; an empty signal mask (the runner blocks signals for its signalfd).
 #pragma once
 
 #include <signal.h>
