@@ -78,25 +78,6 @@ sockaddr_in Loopback4(uint16_t port) {
   return sin;
 }
 
-// Whether the netns can use IPv6 (values read there at test time), with the reason if not.
-std::optional<std::string> Ipv6Unusable(int netns_fd) {
-  std::optional<std::string> why;
-  RunInNetns(netns_fd, [&] {
-    if (access("/proc/sys/net/ipv6", F_OK) != 0) {
-      why = "no IPv6 in this kernel (/proc/sys/net/ipv6 is missing)";
-      return;
-    }
-    for (const char* conf : {"all", "default", "lo"}) {
-      std::ifstream in(std::string("/proc/sys/net/ipv6/conf/") + conf + "/disable_ipv6");
-      int value = 0;
-      if (in >> value && value != 0)
-        why = std::string("net.ipv6.conf.") + conf + ".disable_ipv6=" + std::to_string(value) +
-              " in a fresh netns (copied from the host by devconf_inherit_init_net)";
-    }
-  });
-  return why;
-}
-
 // ---------------------------------------------------------------------------------------------
 // B6.4: what a new netns holds
 
@@ -163,7 +144,7 @@ NETNS_TEST(Lifecycle, LoUpHasLoopbackAddresses, "sem.B6.4.lo-up-has-loopback-add
   RouteClient rc(fresh.get());
   const int lo = rc.GetLink("lo")->ifindex;
   rc.SetUp(lo, true);
-  const auto no_v6 = Ipv6Unusable(fresh.get());
+  const auto no_v6 = Ipv6Unusable(fresh.get(), {"all", "default", "lo"});
   const auto addresses = rc.DumpAddresses(lo);
   EXPECT_THAT(addresses, Contains("127.0.0.1/8"));
   if (!no_v6) {

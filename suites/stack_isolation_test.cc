@@ -50,26 +50,6 @@ Address Inet6(const char* ip, uint16_t port) {
   a.len = sizeof(sockaddr_in6);
   return a;
 }
-// Why IPv6 cannot be used in netns_fd (read there at test time), or nullopt when it can.
-std::optional<std::string> Ipv6Unusable(int netns_fd) {
-  std::optional<std::string> why;
-  RunInNetns(netns_fd, [&] {
-    if (access("/proc/sys/net/ipv6", F_OK) != 0) {
-      why = "no IPv6 in this kernel (/proc/sys/net/ipv6 is missing)";
-      return;
-    }
-    for (const char* knob : {"all", "default"}) {
-      std::ifstream in(std::string("/proc/sys/net/ipv6/conf/") + knob + "/disable_ipv6");
-      int value = 0;
-      if (in >> value && value != 0) {
-        why = std::string("net.ipv6.conf.") + knob + ".disable_ipv6 is " + std::to_string(value) +
-              " in a fresh netns (copied from the host by devconf_inherit_init_net)";
-        return;
-      }
-    }
-  });
-  return why;
-}
 void AddAddress6(RouteClient& rc, int ifindex, const char* ip, int prefix) {
   in6_addr addr{};
   if (inet_pton(AF_INET6, ip, &addr) != 1) throw std::invalid_argument(ip);
@@ -96,7 +76,7 @@ NETNS_TEST(StackIsolation, AddressesExistOnlyInTheirNetns, "netns7.isolation.ip-
   // bind() takes any address (inet_addr_type finds no table and answers RTN_BROADCAST): B gets
   // lo up so that "not local in B" can be told apart from "B has no table yet".
   LoopbackUp(b.get());
-  const auto no_v6 = Ipv6Unusable(a.get());
+  const auto no_v6 = Ipv6Unusable(a.get(), {"all", "default"});
   {
     RouteClient rc(a.get());
     const int va = UpVethPair(rc, "va", "vb");
