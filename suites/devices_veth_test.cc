@@ -200,28 +200,43 @@ NETNS_TEST(VethTunnel, TcpConnectionThroughPairBetweenNetns, "clone2.veth.tunnel
 
 NETNS_TEST(VethPair, EitherEndsNetnsDeathDeletesBoth, "sem.B2.1.either-end-destroys-pair",
            .kconfigs = {"CONFIG_VETH"}) {
-  for (const bool first_dies : {true, false}) {
-    SCOPED_TRACE(first_dies ? "the netns of the first end dies" : "the peer's netns dies");
+  // Both ways at once: two pairs, the first end's netns dying for one and the peer's for the
+  // other, so that one teardown (cleanup_net takes every netns queued) is waited for, not two.
+  struct Way {
+    bool first_dies;
+    FileDescriptor dying, living;
+    std::string survivor_end;
+    int survivor_ifindex = 0;
+    std::optional<EventWatcher> watch;
+  };
+  Way ways[2];
+  for (int i = 0; i < 2; ++i) {
+    Way& way = ways[i];
+    way.first_dies = i == 0;
     FileDescriptor x = CreateNetns(), y = CreateNetns();
     RouteClient(x.get()).CreateVeth("va", "vb", y.get());
-    FileDescriptor& dying = first_dies ? x : y;
-    FileDescriptor& living = first_dies ? y : x;
-    const std::string survivor_end = first_dies ? "vb" : "va";
-    RouteClient in_living(living.get());
-    auto end = in_living.GetLink(survivor_end);
+    way.dying = std::move(way.first_dies ? x : y);
+    way.living = std::move(way.first_dies ? y : x);
+    way.survivor_end = way.first_dies ? "vb" : "va";
+    auto end = RouteClient(way.living.get()).GetLink(way.survivor_end);
     ASSERT_TRUE(end.has_value());
-    EventWatcher watch(living.get(), {RTNLGRP_LINK});
-
-    dying.reset();
-
-    auto gone = watch.WaitLink(
-        [&](const LinkEvent& e) { return e.type == RTM_DELLINK && e.link.ifindex == end->ifindex; },
+    way.survivor_ifindex = end->ifindex;
+    way.watch.emplace(way.living.get(), std::initializer_list<unsigned>{RTNLGRP_LINK});
+  }
+  for (Way& way : ways) way.dying.reset();
+  for (Way& way : ways) {
+    SCOPED_TRACE(way.first_dies ? "the netns of the first end dies" : "the peer's netns dies");
+    auto gone = way.watch->WaitLink(
+        [&](const LinkEvent& e) {
+          return e.type == RTM_DELLINK && e.link.ifindex == way.survivor_ifindex;
+        },
         kTeardownDeadline);
-    ASSERT_TRUE(gone.has_value()) << survivor_end << " outlived its peer's netns";
+    ASSERT_TRUE(gone.has_value()) << way.survivor_end << " outlived its peer's netns";
     EXPECT_FALSE(gone->link.new_netnsid.has_value()) << "deleted, not moved: " << gone->link;
     // The living netns is intact, and the name is free again there.
+    RouteClient in_living(way.living.get());
     EXPECT_TRUE(in_living.GetLink("lo").has_value());
-    EXPECT_THAT(AsCall(TryNetlink([&] { in_living.CreateVeth(survivor_end, "again"); })),
+    EXPECT_THAT(AsCall(TryNetlink([&] { in_living.CreateVeth(way.survivor_end, "again"); })),
                 SyscallSucceeds());
   }
 }

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -33,6 +34,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fixtures/case_registry.h"
 #include "fixtures/child.h"
@@ -135,21 +137,32 @@ NETNS_TEST(NsIoctl, GetIdEqualsCookieAndIsNeverReused, "sem.B4.4.ns-get-id",
   if (!HasNsGetId()) GTEST_SKIP() << "kernel lacks the NS_GET_ID ioctl (ENOTTY when probed)";
   FileDescriptor observer = CreateNetns();
   std::set<uint64_t> seen;
-  for (int round = 0; round < 5; ++round) {
-    FileDescriptor ns = CreateNetns();
+  // The id of `ns`, checked against its SO_NETNS_COOKIE and against every id seen before.
+  auto check_id = [&](int ns) {
     uint64_t id = 0;
-    ASSERT_THAT(ioctl(ns.get(), NS_GET_ID, &id), SyscallSucceeds());
+    ASSERT_THAT(ioctl(ns, NS_GET_ID, &id), SyscallSucceeds());
     EXPECT_TRUE(seen.insert(id).second) << "id " << id << " was given to a dead netns before";
     if (HasSoNetnsCookie()) {  // e8b9eab99232 (v5.14), so always there when NS_GET_ID is
       FileDescriptor sock;
-      RunInNetns(ns.get(), [&] { sock.reset(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
+      RunInNetns(ns, [&] { sock.reset(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); });
       ASSERT_TRUE(sock.valid());
       EXPECT_EQ(SocketNetnsCookie(sock.get()), id) << "SO_NETNS_COOKIE of a socket made in it";
     }
-    DeathWatch death(observer.get(), ns.get());
-    ns.reset();
-    ASSERT_TRUE(death.Wait());
+  };
+  // Five die together, so that one teardown (cleanup_net takes a whole batch) is waited for,
+  // not five; then five are made after their deaths and get ids none of them had.
+  {
+    std::vector<FileDescriptor> doomed;
+    std::deque<DeathWatch> deaths;
+    for (int i = 0; i < 5; ++i) {
+      doomed.push_back(CreateNetns());
+      ASSERT_NO_FATAL_FAILURE(check_id(doomed.back().get()));
+      deaths.emplace_back(observer.get(), doomed.back().get());
+    }
+    doomed.clear();
+    for (DeathWatch& death : deaths) ASSERT_TRUE(death.Wait());
   }
+  for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(check_id(CreateNetns().get()));
   uint64_t observer_id = 0;
   ASSERT_THAT(ioctl(observer.get(), NS_GET_ID, &observer_id), SyscallSucceeds());
   EXPECT_EQ(seen.count(observer_id), 0u) << "a live netns shares its id with a dead one";
