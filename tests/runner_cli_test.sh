@@ -269,6 +269,34 @@ EOF
 else
   fail "fault suite: the launchers disagree (above)"
 fi
+# A case's log is that case's output alone: never the spare's warm-up (gtest's run over no test,
+# fixtures/fork_server.h) nor another case's.
+if python3 - "$work/out-fault-fork-server" <<'EOF'; then
+import json
+import os
+import sys
+
+out = sys.argv[1]
+with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+    cases = json.load(f)["cases"]
+problems = []
+for case in cases:
+    if "log" not in case:
+        continue
+    with open(os.path.join(out, case["log"]), encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    runs = [line.split("]", 1)[1].strip() for line in lines if line.startswith("[ RUN      ]")]
+    if runs != [case["id"]]:
+        problems.append(f"{case['id']}: its log runs {runs}")
+    if any("Running 0 tests" in line for line in lines):
+        problems.append(f"{case['id']}: its log holds the warm-up run")
+if problems:
+    sys.exit("\n".join(problems))
+EOF
+  pass "fork-server: each case's log holds its own run alone (no warm-up, no other case)"
+else
+  fail "fork-server: a case's log holds more than its own run (above)"
+fi
 
 # --- a run in which nothing fails --------------------------------------------------------------
 out=$work/out-skips
