@@ -26,7 +26,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -35,7 +34,6 @@
 #include <sstream>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "fixtures/case_registry.h"
 #include "fixtures/child.h"
@@ -123,37 +121,27 @@ NETNS_TEST(Nsfs, InodeNumberReusedAfterDeath, "sem.B4.1.inode-reused-after-death
   std::set<uint64_t> dead_ids;
   bool reused = false;
   // Inode numbers come from an IDA (lowest free first); other cases may take freed numbers, so
-  // create and destroy namespaces until one gets a number that a dead one had. They are made and
-  // killed four at a time: cleanup_net tears a whole batch down, so one wait covers four deaths.
-  constexpr int kBatch = 4;
-  for (int round = 0; round < 10 && !reused; ++round) {
-    std::vector<FileDescriptor> batch;
-    std::vector<NetnsIdentity> identities;
-    for (int i = 0; i < kBatch && !reused; ++i) {
-      batch.push_back(CreateNetns());
-      const NetnsIdentity who = IdentifyNetns(batch.back().get());
-      if (dead.count(who.ino)) {
-        reused = true;
-        // The number is the same; the netns is not (its 64-bit id is new where there is one).
-        if (who.id) {
-          EXPECT_EQ(dead_ids.count(*who.id), 0u) << who.ToString();
-        }
+  // create and destroy namespaces until one gets a number that a dead one had.
+  for (int round = 0; round < 40 && !reused; ++round) {
+    FileDescriptor ns = CreateNetns();
+    const NetnsIdentity who = IdentifyNetns(ns.get());
+    if (dead.count(who.ino)) {
+      reused = true;
+      // The number is the same; the netns is not (its 64-bit id is new where there is one).
+      if (who.id) {
+        EXPECT_EQ(dead_ids.count(*who.id), 0u) << who.ToString();
       }
-      // While several are alive their numbers differ.
-      for (const NetnsIdentity& alive : identities)
-        EXPECT_NE(alive.ino, who.ino) << alive.ToString() << " and " << who.ToString();
-      identities.push_back(who);
+      break;
     }
-    if (reused) break;
-    std::deque<DeathWatch> deaths;
-    for (const FileDescriptor& ns : batch) deaths.emplace_back(observer.get(), ns.get());
-    batch.clear();
-    for (size_t i = 0; i < deaths.size(); ++i)
-      ASSERT_TRUE(deaths[i].Wait()) << "netns " << identities[i].ToString() << " was not torn down";
-    for (const NetnsIdentity& who : identities) {
-      dead.insert(who.ino);
-      if (who.id) dead_ids.insert(*who.id);
-    }
+    // While two are alive their numbers differ.
+    FileDescriptor sibling = CreateNetns();
+    EXPECT_NE(Fstat(sibling.get()).st_ino, who.ino);
+    sibling.reset();
+    DeathWatch death(observer.get(), ns.get());
+    ns.reset();
+    ASSERT_TRUE(death.Wait()) << "netns " << who.ToString() << " was not torn down";
+    dead.insert(who.ino);
+    if (who.id) dead_ids.insert(*who.id);
   }
   EXPECT_TRUE(reused) << "no inode number of " << dead.size()
                       << " dead namespaces was given to a new one";
