@@ -22,6 +22,7 @@
 #include "vm/kernel_cache.h"
 #include "vm/kernel_image.h"
 #include "vm/qemu.h"
+#include "vm/tools.h"
 
 namespace conform::vm {
 namespace {
@@ -90,6 +91,23 @@ TEST(Qemu, HostTscIsPlausible) {
   ASSERT_TRUE(khz.has_value());
   EXPECT_GT(*khz, 100000) << source;    // > 100 MHz
   EXPECT_LT(*khz, 10000000) << source;  // < 10 GHz
+}
+
+// The KVM probe's firmware is right: under TCG, which needs nothing from the host, it ends qemu
+// through isa-debug-exit. So a "no" from KvmUsable is KVM's, never the probe's.
+TEST(Qemu, ProbeFirmwareRunsUnderTcg) {
+  if (!FindTool("qemu-system-x86_64")) GTEST_SKIP() << "qemu-system-x86_64 is not installed";
+  EXPECT_EQ(ProbeQemuGuest(Accelerator::kTcg), "");
+}
+
+// KvmUsable says why not whenever it says no, and agrees with the probe it caches.
+TEST(Qemu, KvmUsableSaysWhyNot) {
+  std::string why;
+  const bool usable = KvmUsable(&why);
+  EXPECT_EQ(usable, why.empty()) << why;
+  if (usable) {
+    EXPECT_EQ(ProbeQemuGuest(Accelerator::kKvm), "");
+  }
 }
 
 TEST(Qemu, KernelProblemsFindsTheMarkers) {

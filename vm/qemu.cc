@@ -11,9 +11,12 @@
 
 #include <algorithm>
 #include <boost/process.hpp>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -24,6 +27,7 @@
 
 #include "vm/child_setup.h"
 #include "vm/error.h"
+#include "vm/tools.h"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -134,12 +138,88 @@ std::optional<Machine> ParseMachine(const std::string& name) {
   return std::nullopt;
 }
 
-bool KvmUsable() {
-  const int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  const int version = ioctl(fd, KVM_GET_API_VERSION, 0);
-  close(fd);
-  return version == KVM_API_VERSION;
+namespace {
+
+// A firmware image of 64 KiB (the size qemu's pc machines load) whose reset vector, the last 16
+// bytes, is `mov al, 0x2a; out 0xf4, al; hlt`: the write to isa-debug-exit at port 0xf4 ends qemu
+// with status (0x2a << 1) | 1 = 85, which only a vCPU that ran can cause.
+constexpr int kProbeExitStatus = (0x2a << 1) | 1;
+std::string ProbeFirmware() {
+  std::string image(64 * 1024, '\xf4');  // hlt everywhere else
+  const char reset[] = {'\xb0', '\x2a', '\xe6', '\xf4', '\xf4'};
+  std::memcpy(image.data() + image.size() - 16, reset, sizeof(reset));
+  return image;
+}
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+std::string ProbeQemuGuest(Accelerator accel) {
+  const auto qemu = FindTool("qemu-system-x86_64");
+  if (!qemu) return "qemu-system-x86_64 is not installed";
+  char dir_template[] = "/tmp/netns-conform-kvm-probe.XXXXXX";
+  if (!mkdtemp(dir_template)) return std::string("mkdtemp: ") + std::strerror(errno);
+  const fs::path dir = dir_template;
+  struct RemoveDir {
+    fs::path path;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } remove_dir{dir};
+  { std::ofstream(dir / "firmware.bin", std::ios::binary) << ProbeFirmware(); }
+  std::vector<std::string> args = {"-machine", "q35", "-accel", AcceleratorName(accel)};
+  if (accel == Accelerator::kKvm) args.insert(args.end(), {"-cpu", "host"});  // as QemuArgv
+  args.insert(args.end(), {"-m", "16", "-nodefaults", "-no-user-config", "-nographic", "-monitor",
+                           "none", "-bios", (dir / "firmware.bin").string(), "-device",
+                           "isa-debug-exit,iobase=0xf4,iosize=0x04"});
+  std::unique_ptr<bp::child> probe;
+  try {
+    probe = std::make_unique<bp::child>(
+        qemu->string(), bp::args(args),
+        bp::std_in<bp::null, (bp::std_out & bp::std_err)>(dir / "out.txt").string(),
+        ChildSetup(getpid()));
+  } catch (const std::exception& e) {
+    return std::string("cannot start qemu: ") + e.what();
+  }
+  // A guest that never reaches the port (a vCPU that does not run) is killed at the deadline.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  std::error_code ec;
+  while (probe->running(ec) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  if (probe->running(ec)) {
+    kill(-probe->id(), SIGKILL);
+    probe->wait(ec);
+    return std::string("qemu ran no guest code under ") + AcceleratorName(accel) + " within 5 s";
+  }
+  probe->wait(ec);
+  const int native = probe->native_exit_code();
+  if (WIFEXITED(native) && WEXITSTATUS(native) == kProbeExitStatus) return "";
+  std::ifstream out_file(dir / "out.txt");
+  const std::string said((std::istreambuf_iterator<char>(out_file)),
+                         std::istreambuf_iterator<char>());
+  const std::string status = WIFSIGNALED(native)
+                                 ? "killed by signal " + std::to_string(WTERMSIG(native))
+                                 : "exit status " + std::to_string(WEXITSTATUS(native));
+  return std::string("qemu -accel ") + AcceleratorName(accel) +
+         (accel == Accelerator::kKvm ? " -cpu host" : "") + " could not run a guest (" + status +
+         (said.empty() ? "" : ": " + FirstLine(said)) + ")";
+}
+
+bool KvmUsable(std::string* why) {
+  static const std::string cached_why = []() -> std::string {
+    const int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return std::string("/dev/kvm: ") + std::strerror(errno);
+    const int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+    close(fd);
+    if (version != KVM_API_VERSION)
+      return "/dev/kvm answers API version " + std::to_string(version) + ", not " +
+             std::to_string(KVM_API_VERSION);
+    return ProbeQemuGuest(Accelerator::kKvm);
+  }();
+  if (why) *why = cached_why;
+  return cached_why.empty();
 }
 
 std::optional<long> HostTscKhz(std::string* source) {

@@ -24,8 +24,14 @@ const char* MachineName(Machine machine);        // "microvm", "q35"
 const char* AcceleratorName(Accelerator accel);  // "kvm", "tcg"
 std::optional<Machine> ParseMachine(const std::string& name);
 
-// /dev/kvm opens read-write and answers KVM_GET_API_VERSION with 12.
-bool KvmUsable();
+// /dev/kvm opens read-write, answers KVM_GET_API_VERSION with 12, and qemu runs a guest on it
+// as the suite's guests are started (-accel kvm -cpu host): a host that exposes /dev/kvm without
+// working nested virtualisation fails there (seen: "failed to set MSR 0x10a", an abort). Probed
+// once per process (about 40 ms); `why` says why not.
+bool KvmUsable(std::string* why = nullptr);
+// qemu runs a 5-byte firmware under `accel` (q35, with -cpu host under KVM) that ends it through
+// isa-debug-exit: "" when the vCPU ran it, else why not (qemu's status and first line).
+std::string ProbeQemuGuest(Accelerator accel);
 
 // The host's TSC frequency in kHz, which is also the guest's under TCG (qemu's rdtsc reads the
 // host TSC). Sources, first that answers: CPUID leaf 0x15 (TSC/crystal ratio, Intel), the

@@ -219,10 +219,14 @@ GuestPlan PlanGuest(const VmRunOptions& o, VmRunResult& r) {
   const Machine machine = o.machine ? *o.machine : ChooseMachine(config, pvh, &why_not_microvm);
   r.machine = MachineName(machine);
   r.machine_note = o.machine ? "chosen by the caller" : why_not_microvm;
-  Accelerator accel = KvmUsable() ? Accelerator::kKvm : Accelerator::kTcg;
+  std::string why_not_kvm;
+  Accelerator accel = KvmUsable(&why_not_kvm) ? Accelerator::kKvm : Accelerator::kTcg;
+  // Said only where /dev/kvm is there: without it TCG is no news.
+  if (accel == Accelerator::kTcg && fs::exists("/dev/kvm", ec) && !o.accelerator)
+    say("KVM not used: " + why_not_kvm + "; the guest runs under TCG");
   if (o.accelerator) {
-    if (*o.accelerator == Accelerator::kKvm && !KvmUsable())
-      throw VmError("KVM was asked for, but /dev/kvm is not usable here");
+    if (*o.accelerator == Accelerator::kKvm && accel != Accelerator::kKvm)
+      throw VmError("KVM was asked for, but it is not usable here: " + why_not_kvm);
     accel = *o.accelerator;
   }
   r.accelerator = AcceleratorName(accel);
