@@ -34,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -96,7 +97,14 @@ std::optional<sockaddr_in> UdpPing(int tx, const sockaddr_in& to, int rx,
   return std::nullopt;
 }
 
-// Two namespaces joined by veth a<->b, each end with its address and UP.
+// Two namespaces joined by veth a<->b, each end with its address and UP, and able to send.
+// A device opened without carrier keeps the noop qdisc, which drops everything, until linkwatch
+// activates it (net/sched/sch_generic.c dev_activate, net/core/link_watch.c): a is opened first,
+// so its carrier comes with b's open and its activation is linkwatch's (urgent while its qdisc is
+// changing, yet queued behind rtnl). A datagram sent before is lost, and when the lost frame is
+// the ARP request the neighbour retries only after retrans_time (1 s). So the link is ready when
+// a's RTM_NEWLINK says operstate up: linkwatch sends it right after dev_activate. b, opened with
+// carrier, is activated inside its own open (net/core/dev.c __dev_open).
 struct VethLink {
   FileDescriptor a = CreateNetns();
   FileDescriptor b = CreateNetns();
@@ -112,8 +120,21 @@ struct VethLink {
     b_ifindex = in_b.GetLink(b_name).value().ifindex;
     in_a.AddAddress4(a_ifindex, a_cidr);
     in_b.AddAddress4(b_ifindex, b_cidr);
+    EventWatcher a_events(a.get(), {RTNLGRP_LINK});  // before the links go up: no replay
     in_a.SetUp(a_ifindex, true);
     in_b.SetUp(b_ifindex, true);
+    const bool a_active = a_events
+                              .WaitLink(
+                                  [&](const LinkEvent& e) {
+                                    return e.type == RTM_NEWLINK && e.link.ifindex == a_ifindex &&
+                                           e.link.operstate == kIfOperUp;
+                                  },
+                                  kTrafficDeadline)
+                              .has_value();
+    if (!a_active)
+      throw std::runtime_error(a_name + " is not operationally up " +
+                               std::to_string(kTrafficDeadline.count()) + " s after " + b_name +
+                               " went up");
   }
 };
 // =====================================================================================
