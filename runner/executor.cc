@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -199,13 +200,26 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
   auto launcher = MakeCaseLauncher(options, plan);
   outcome.launcher = launcher->Name();
   std::map<size_t, RunningCase> running;  // by plan index, the launcher's token
+  // The cases that must run alone first, each with nothing beside it (before the others have
+  // left dying namespaces behind); then the rest in plan order. Reports keep the plan's order.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (plan[i].alone) order.push_back(i);
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (!plan[i].alone) order.push_back(i);
+  auto alone_running = [&] {
+    return std::any_of(running.begin(), running.end(),
+                       [&](const auto& entry) { return plan[entry.first].alone; });
+  };
   size_t next = 0;
   while (true) {
     // Start cases up to the job limit; cases with an unmet requirement never start.
-    while (!outcome.interrupted && next < plan.size() &&
-           running.size() < static_cast<size_t>(options.jobs)) {
-      const size_t index = next++;
+    while (!outcome.interrupted && next < order.size() &&
+           running.size() < static_cast<size_t>(options.jobs) && !alone_running()) {
+      const size_t index = order[next];
       const PlannedCase& planned = plan[index];
+      if (planned.alone && !planned.skip_reason && !running.empty()) break;  // until they end
+      ++next;
       if (planned.skip_reason) {
         finish(index, Skipped(planned));
         continue;
@@ -235,7 +249,7 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
       }
       running.emplace(index, std::move(run));
     }
-    if (running.empty() && (next >= plan.size() || outcome.interrupted)) break;
+    if (running.empty() && (next >= order.size() || outcome.interrupted)) break;
 
     auto wait = std::chrono::milliseconds(1000);
     for (const auto& [index, run] : running) {

@@ -20,6 +20,7 @@ Requirements RequirementsFromJson(const nlohmann::json& j) {
   needs.kconfigs = j.value("kconfigs", std::vector<std::string>{});
   needs.refundable_device = j.value("refundable_device", false);
   needs.initial_pid_ns = j.value("initial_pid_ns", false);
+  needs.alone = j.value("alone", false);
   return needs;
 }
 
@@ -49,6 +50,7 @@ std::vector<PlannedCase> ListSuiteCases(const std::filesystem::path& suite_binar
       const Requirements needs = RequirementsFromJson(entry.at("requires"));
       planned.skip_reason = UnmetRequirement(needs);
       planned.initial_pid_ns = needs.initial_pid_ns;
+      planned.alone = needs.alone;
       cases.push_back(std::move(planned));
     }
   } catch (const nlohmann::json::exception& e) {

@@ -15,6 +15,8 @@ struct PlannedCase {
   std::optional<std::string> skip_reason;  // set when a requirement is unmet here
   // The case declares `.initial_pid_ns`: its sandbox keeps the runner's PID namespace.
   bool initial_pid_ns = false;
+  // The case declares `.alone`: it starts first, with no other case beside it.
+  bool alone = false;
   // `netns-conform tools` only: the tool a case runs against (log files are named after it too,
   // since one scenario id runs once per tool), its version, and the arguments the case binary
   // gets beyond the usual ones.

@@ -215,6 +215,7 @@ expected = {
     "Fault.BlocksEverySignalAndHangs": ("TIMEOUT", ["timeout"]),
     "Fault.ExhaustsMemory": ("FAIL", ["fault-suite: memory ran out as planned 5d20"]),
     "Fault.KillsItsParent": ("PASS", []),
+    "Fault.RunsAlone": ("PASS", []),
 }
 problems = []
 if sorted(cases) != sorted(expected):
@@ -240,6 +241,19 @@ EOF
   pass "$launcher: fault-suite results.json: each case's own status (PASS, FAIL with its message, ERROR naming the signal or exit status, TIMEOUT, SKIP with its reason)"
 else
   fail "$launcher: fault-suite results.json does not hold the expected statuses"
+fi
+# Fault.RunsAlone (`.alone`, 400 ms) is listed after cases that end in milliseconds: had any of
+# them started beside it, its ending would not be the journal's first.
+first=$(python3 -c 'import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    entry = json.loads(line)
+    if "id" in entry:
+        print(entry["id"])
+        break' "$out/journal.jsonl")
+if [[ $first == Fault.RunsAlone ]]; then
+  pass "$launcher: the .alone case ran first, with no case beside it"
+else
+  fail "$launcher: the journal's first case is $first, expected Fault.RunsAlone"
 fi
 if bash "$script_dir/validate_reports.sh" "$out" >"$work/validate.out" 2>&1; then
   pass "$launcher: fault-suite reports valid, junit.xml counts agree: $(tail -n 1 "$work/validate.out")"
