@@ -145,7 +145,7 @@ namespace {
 // with status (0x2a << 1) | 1 = 85, which only a vCPU that ran can cause.
 constexpr int kProbeExitStatus = (0x2a << 1) | 1;
 std::string ProbeFirmware() {
-  std::string image(64 * 1024, '\xf4');  // hlt everywhere else
+  std::string image(size_t{64} * 1024, '\xf4');  // hlt everywhere else
   const char reset[] = {'\xb0', '\x2a', '\xe6', '\xf4', '\xf4'};
   std::memcpy(image.data() + image.size() - 16, reset, sizeof(reset));
   return image;
