@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,7 +16,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -158,28 +158,33 @@ std::string FirstLine(const std::string& text) { return text.substr(0, text.find
 std::string ProbeQemuGuest(Accelerator accel) {
   const auto qemu = FindTool("qemu-system-x86_64");
   if (!qemu) return "qemu-system-x86_64 is not installed";
-  char dir_template[] = "/tmp/netns-conform-kvm-probe.XXXXXX";
-  if (!mkdtemp(dir_template)) return std::string("mkdtemp: ") + std::strerror(errno);
-  const fs::path dir = dir_template;
-  struct RemoveDir {
-    fs::path path;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
+  // The firmware and qemu's output are memory files of this process, named to qemu by
+  // /proc/PID/fd/N: a probe killed midway leaves no file behind.
+  struct MemFile {
+    int fd;
+    ~MemFile() {
+      if (fd >= 0) close(fd);
     }
-  } remove_dir{dir};
-  { std::ofstream(dir / "firmware.bin", std::ios::binary) << ProbeFirmware(); }
+    std::string Path() const {
+      return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd);
+    }
+  };
+  const MemFile firmware{memfd_create("netns-conform-probe-firmware", MFD_CLOEXEC)};
+  const MemFile output{memfd_create("netns-conform-probe-output", MFD_CLOEXEC)};
+  if (firmware.fd < 0 || output.fd < 0) return std::string("memfd_create: ") + std::strerror(errno);
+  const std::string image = ProbeFirmware();
+  if (pwrite(firmware.fd, image.data(), image.size(), 0) != static_cast<ssize_t>(image.size()))
+    return std::string("writing the probe firmware: ") + std::strerror(errno);
   std::vector<std::string> args = {"-machine", "q35", "-accel", AcceleratorName(accel)};
   if (accel == Accelerator::kKvm) args.insert(args.end(), {"-cpu", "host"});  // as QemuArgv
-  args.insert(args.end(), {"-m", "16", "-nodefaults", "-no-user-config", "-nographic", "-monitor",
-                           "none", "-bios", (dir / "firmware.bin").string(), "-device",
-                           "isa-debug-exit,iobase=0xf4,iosize=0x04"});
+  args.insert(args.end(),
+              {"-m", "16", "-nodefaults", "-no-user-config", "-nographic", "-monitor", "none",
+               "-bios", firmware.Path(), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"});
   std::unique_ptr<bp::child> probe;
   try {
     probe = std::make_unique<bp::child>(
         qemu->string(), bp::args(args),
-        bp::std_in<bp::null, (bp::std_out & bp::std_err)>(dir / "out.txt").string(),
-        ChildSetup(getpid()));
+        bp::std_in<bp::null, (bp::std_out & bp::std_err)> output.Path(), ChildSetup(getpid()));
   } catch (const std::exception& e) {
     return std::string("cannot start qemu: ") + e.what();
   }
@@ -196,9 +201,9 @@ std::string ProbeQemuGuest(Accelerator accel) {
   probe->wait(ec);
   const int native = probe->native_exit_code();
   if (WIFEXITED(native) && WEXITSTATUS(native) == kProbeExitStatus) return "";
-  std::ifstream out_file(dir / "out.txt");
-  const std::string said((std::istreambuf_iterator<char>(out_file)),
-                         std::istreambuf_iterator<char>());
+  char said_buf[512] = {};
+  const ssize_t got = pread(output.fd, said_buf, sizeof(said_buf) - 1, 0);
+  const std::string said = got > 0 ? std::string(said_buf, static_cast<size_t>(got)) : "";
   const std::string status = WIFSIGNALED(native)
                                  ? "killed by signal " + std::to_string(WTERMSIG(native))
                                  : "exit status " + std::to_string(WEXITSTATUS(native));
