@@ -216,10 +216,8 @@ ExecutionOutcome ExecuteCases(const std::vector<PlannedCase>& plan, const Execut
     // Start cases up to the job limit; cases with an unmet requirement never start.
     while (!outcome.interrupted && next < order.size() &&
            running.size() < static_cast<size_t>(options.jobs) && !alone_running()) {
-      const size_t index = order[next];
+      const size_t index = order[next++];
       const PlannedCase& planned = plan[index];
-      if (planned.alone && !planned.skip_reason && !running.empty()) break;  // until they end
-      ++next;
       if (planned.skip_reason) {
         finish(index, Skipped(planned));
         continue;
