@@ -219,15 +219,16 @@ GuestPlan PlanGuest(const VmRunOptions& o, VmRunResult& r) {
   const Machine machine = o.machine ? *o.machine : ChooseMachine(config, pvh, &why_not_microvm);
   r.machine = MachineName(machine);
   r.machine_note = o.machine ? "chosen by the caller" : why_not_microvm;
+  // KVM is probed only where it could be used: a caller that asks for TCG gets it.
+  Accelerator accel = o.accelerator.value_or(Accelerator::kKvm);
   std::string why_not_kvm;
-  Accelerator accel = KvmUsable(&why_not_kvm) ? Accelerator::kKvm : Accelerator::kTcg;
-  // Said only where /dev/kvm is there: without it TCG is no news.
-  if (accel == Accelerator::kTcg && fs::exists("/dev/kvm", ec) && !o.accelerator)
-    say("KVM not used: " + why_not_kvm + "; the guest runs under TCG");
-  if (o.accelerator) {
-    if (*o.accelerator == Accelerator::kKvm && accel != Accelerator::kKvm)
+  if (accel == Accelerator::kKvm && !KvmUsable(&why_not_kvm)) {
+    if (o.accelerator)
       throw VmError("KVM was asked for, but it is not usable here: " + why_not_kvm);
-    accel = *o.accelerator;
+    // Said only where /dev/kvm is there: without it TCG is no news.
+    if (fs::exists("/dev/kvm", ec))
+      say("KVM not used: " + why_not_kvm + "; the guest runs under TCG");
+    accel = Accelerator::kTcg;
   }
   r.accelerator = AcceleratorName(accel);
   InitramfsCompression compression = o.compression;
